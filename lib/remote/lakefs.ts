@@ -13,6 +13,7 @@
 // stat came from (repo, ref, path), so `readRange` can read through the API or renew an expired
 // presigned URL; both are safe to interleave across awaits.
 
+import { randomUUID } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { Readable } from 'node:stream'
 import { LRUCache } from 'lru-cache'
@@ -194,7 +195,12 @@ export class LakefsRemote implements Remote {
     } else if (status === 403) {
       code = 'LK_PERMISSION'
     } else if (status === 404) {
-      code = /repositor/i.test(msg) ? 'LK_REPO_NOT_FOUND' : (c.notFound ?? 'LK_OBJECT_NOT_FOUND')
+      // lakeFS names what was missing at the start of its message ("repository not found",
+      // "branch 'x' not found", "commit not found"); object paths may follow a colon
+      const head = msg.split(':')[0] ?? ''
+      code = /repositor/i.test(head)
+        ? 'LK_REPO_NOT_FOUND'
+        : /\b(branch|tag|commit|reference|ref)\b/i.test(head) ? 'LK_REF_NOT_FOUND' : (c.notFound ?? 'LK_OBJECT_NOT_FOUND')
     } else if (status === 409) {
       code = c.conflict ?? 'LK_CONFLICT'
     } else if (status === 412) {
@@ -323,7 +329,7 @@ export class LakefsRemote implements Remote {
       // lakectl's rule: the server's default namespace prefix plus the repository name
       const prefix = (await this.#storageConfig())?.default_namespace_prefix
       if (prefix === undefined || prefix === '') throw new LkError('LK_USAGE', `the lakeFS server has no default storage namespace: give one for repository ${name} (e.g. s3://bucket/${name})`)
-      ns = prefix.replace(/\/+$/, '') + '/' + name
+      ns = (prefix.endsWith('/') ? prefix : prefix + '/') + name
     }
     const body: S['RepositoryCreation'] = { name, storage_namespace: ns, default_branch: opts.defaultBranch ?? 'main' }
     return this.#repo(await this.#json<S['Repository']>({ op: `create repository ${name}`, method: 'POST', path: '/repositories', json: body, ok: [201], conflict: 'LK_REPO_EXISTS', notFound: 'LK_REPO_NOT_FOUND' }))
@@ -573,8 +579,9 @@ export class LakefsRemote implements Remote {
       method: 'POST',
       path: `${objUrl}/objects`,
       query: { path },
-      // raw body: lakeFS takes the object's content type from the request's Content-Type
-      body: () => ({ ...bodyOf(content), contentType }),
+      // lakeFS servers (1.x) accept only multipart/form-data here, the object's content type in
+      // the part's header; the body is streamed, never assembled in memory
+      body: () => multipartOf(content, contentType),
       replayable: content.kind !== 'stream',
       ok: [201],
       notFound: 'LK_REF_NOT_FOUND',
@@ -673,6 +680,25 @@ function bodyOf (content: Content): { body: NonNullable<RequestInit['body']> | R
     case 'file': return { body: createReadStream(content.file), length: content.size }
     case 'stream': return { body: content.stream }
   }
+}
+
+/** a multipart/form-data body with one part named "content", streamed, with its exact length when known */
+function multipartOf (content: Content, contentType: string): { body: Readable, length?: number, contentType: string } {
+  const boundary = `lk-mount-${randomUUID()}`
+  const safeType = contentType.replace(/[\r\n]/g, '')
+  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="content"; filename="content"\r\nContent-Type: ${safeType}\r\n\r\n`)
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`)
+  const inner = bodyOf(content)
+  async function * parts (): AsyncGenerator<Buffer> {
+    yield head
+    const b = inner.body
+    if (Buffer.isBuffer(b)) yield b
+    else for await (const chunk of b as AsyncIterable<Buffer>) yield chunk
+    yield tail
+  }
+  const out: { body: Readable, length?: number, contentType: string } = { body: Readable.from(parts()), contentType: `multipart/form-data; boundary=${boundary}` }
+  if (inner.length !== undefined) out.length = head.length + inner.length + tail.length
+  return out
 }
 
 function networkCode (e: unknown): string {

@@ -5,6 +5,7 @@
 // whole in memory; the temporary file is the caller's to remove.
 
 import { createHash } from 'node:crypto'
+import { once } from 'node:events'
 import { createWriteStream, type WriteStream } from 'node:fs'
 import type { IncomingMessage } from 'node:http'
 import { LkError } from '../core/errors.js'
@@ -40,7 +41,7 @@ class FileSink {
     if (b.length === 0) return
     this.#hash.update(b)
     this.size += b.length
-    if (!this.#out.write(b)) await new Promise<void>((resolve, reject) => { this.#out.once('drain', resolve); this.#out.once('error', reject) })
+    if (!this.#out.write(b)) await once(this.#out, 'drain')
   }
   async end (): Promise<string> {
     await new Promise<void>((resolve, reject) => { this.#out.once('error', reject); this.#out.end(resolve) })

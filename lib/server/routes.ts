@@ -272,7 +272,7 @@ export function routes (d: Deps): Handler[] {
     const opts: { defaultBranch?: BranchName, storageNamespace?: string } = {}
     if (def !== undefined && def !== '') opts.defaultBranch = branchName(def)
     // lakeFS requires a namespace; lakectl derives it from the default prefix, and so do we when it is omitted
-    opts.storageNamespace = ns !== undefined && ns !== '' ? ns : `${d.defaultNamespacePrefix.replace(/\/+$/, '')}/${name}`
+    opts.storageNamespace = ns !== undefined && ns !== '' ? ns : (d.defaultNamespacePrefix.endsWith('/') ? d.defaultNamespacePrefix : d.defaultNamespacePrefix + '/') + name
     return { status: 201, body: repoJson(await r.createRepo(name, opts)) }
   })
   add('GET', 'repositories/:repository', 'getRepository', async c => ({ status: 200, body: repoJson(await r.getRepo(repoParam(c))) }))

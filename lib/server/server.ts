@@ -19,14 +19,20 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type ErrorCode, LkError, toLkError } from '../core/errors.js'
 import { type Logger, silentLogger } from '../core/log.js'
+import { LocalRemote } from '../remote/local.js'
 import type { Remote } from '../remote/types.js'
+import type { BlobStore } from '../store/blobs.js'
 import { type Presigner, routes, type Handler } from './routes.js'
 
 export type { Presigner } from './routes.js'
 
 export interface ServerOptions {
-  /** the store to serve */
-  remote: Remote
+  /** the store to serve: a Remote (normally a LocalRemote), or ... */
+  remote?: Remote
+  /** ... the embedded store in this directory, opened (and closed) by the server */
+  storeDir?: string
+  /** blobs for a store opened from storeDir (default: <storeDir>/blobs) */
+  blobs?: BlobStore
   /** "host:port" (default 127.0.0.1:8000; port 0 picks a free one) */
   listen?: string
   accessKeyId: string
@@ -109,12 +115,21 @@ export async function startServer (opts: ServerOptions): Promise<RunningServer> 
   if (opts.accessKeyId === '' || opts.secretAccessKey === '') throw new LkError('LK_USAGE', 'serve needs an access key id and a secret access key')
   const { host, port } = parseListen(opts.listen ?? '127.0.0.1:8000')
   const log = (opts.logger ?? silentLogger).child({ component: 'serve' })
+  let remote: Remote
+  let ownRemote: Remote | undefined
+  if (opts.remote !== undefined) {
+    remote = opts.remote
+  } else if (opts.storeDir !== undefined) {
+    remote = ownRemote = await LocalRemote.open({ dir: opts.storeDir, log, ...(opts.blobs === undefined ? {} : { blobs: opts.blobs }) })
+  } else {
+    throw new LkError('LK_USAGE', 'serve needs a store: --store DIR')
+  }
   const tmp = opts.tmpDir ?? mkdtempSync(join(tmpdir(), 'lk-serve-'))
   const ownTmp = opts.tmpDir === undefined
   // compare digests so the comparison takes the same time whatever the input's length
   const expected = sha(`${opts.accessKeyId}:${opts.secretAccessKey}`)
   const table = routes({
-    remote: opts.remote,
+    remote,
     tmpDir: tmp,
     presigner: opts.presigner,
     blockstoreType: opts.blockstoreType ?? (opts.presigner === undefined ? 'local' : 's3'),
@@ -187,7 +202,7 @@ export async function startServer (opts: ServerOptions): Promise<RunningServer> 
   const addr = server.address() as AddressInfo
   const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
   const base = `http://${shownHost}:${addr.port}`
-  log.info('serving the lakeFS API', { url: base + API_PREFIX, store: opts.remote.description })
+  log.info('serving the lakeFS API', { url: base + API_PREFIX, store: remote.description })
   let closed: Promise<void> | undefined
   return {
     url: base,
@@ -199,6 +214,7 @@ export async function startServer (opts: ServerOptions): Promise<RunningServer> 
           server.closeAllConnections()
         })
         if (ownTmp) rmSync(tmp, { recursive: true, force: true })
+        await ownRemote?.close()
       })()
       await closed
     },
