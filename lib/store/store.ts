@@ -53,7 +53,32 @@ export interface StoreOptions {
   maxRetries?: number
 }
 
-interface BranchState { commitId: string, staging: string, sealed: string[] }
+/**
+ * A branch: its head, its current staging token, the tokens sealed by a staging commit in
+ * flight (newest first) and who is running that commit. Staging commits of one branch run one
+ * at a time (as graveler's branch locker does): a second one waits while the first one's
+ * process is alive, and takes its sealed tokens over when it died (pid gone or too old). The
+ * `inflight.nonce` check at the final CAS keeps this safe even if a live one were taken over.
+ */
+interface BranchState { commitId: string, staging: string, sealed: string[], inflight?: Inflight }
+interface Inflight { pid: number, host: string, at: number, nonce: string }
+
+/** an in-flight commit older than this is presumed dead whatever its pid says (pid reuse) */
+const INFLIGHT_STALE_MS = 15 * 60_000
+/** how long a staging commit waits for another one on the same branch before LK_LOCKED */
+const INFLIGHT_WAIT_MS = 60_000
+
+function inflightAlive (f: Inflight | undefined): boolean {
+  if (f === undefined) return false
+  if (Date.now() - f.at > INFLIGHT_STALE_MS) return false
+  if (f.host !== os.hostname()) return true
+  try {
+    process.kill(f.pid, 0)
+    return true
+  } catch (e) {
+    return isErrno(e, 'EPERM')
+  }
+}
 interface TagState { commitId: string }
 interface RepoRecord { name: string, defaultBranch: string, storageNamespace: string, creationDate: number, uid: string }
 
@@ -420,42 +445,48 @@ export class Store {
     validMetadata(opts.metadata)
     const ref = this.#branchRef(ctx, branch)
     // 1. seal: the current token joins the sealed list; new writes go to a fresh token
-    let mine: string[] = []
+    const me: Inflight = { pid: process.pid, host: os.hostname(), at: Date.now(), nonce: randomName(8) }
+    const waitUntil = Date.now() + INFLIGHT_WAIT_MS
     for (let attempt = 0; ; attempt++) {
       const cur = await this.#requireBranch(ctx, branch)
+      if (inflightAlive(cur.value.inflight)) {
+        if (Date.now() > waitUntil) throw new LkError('LK_LOCKED', `another commit on ${branch} (pid ${cur.value.inflight?.pid}) is still running`, { details: { branch } })
+        await sleep(Math.min(100, 2 + attempt * 2) * (0.5 + Math.random()))
+        continue
+      }
       const view = await ctx.staging.view(this.#tokens(cur.value))
       if (view.map.size === 0 && opts.allowEmpty !== true) {
         throw new LkError('LK_NOTHING_TO_COMMIT', `no staged changes on ${branch}`, { details: { repo: ctx.rec.name, branch } })
       }
+      // sealed tokens left by a commit that died are taken over: they are older than ours
       const sealed = [cur.value.staging, ...cur.value.sealed]
-      if (await ref.cas(cur.seq, { commitId: cur.value.commitId, staging: randomName(), sealed })) { mine = sealed; break }
-      await this.#backoff(attempt, 'commit')
+      if (await ref.cas(cur.seq, { commitId: cur.value.commitId, staging: randomName(), sealed, inflight: me })) break
+      if (attempt + 1 >= this.#maxRetries * 10) throw new LkError('LK_REF_MOVED', `commit: ${branch} kept moving`)
     }
     crashPoint('commit-after-seal')
-    // 2. build on the head and move the ref; on a race rebuild on the new head
-    let built: { on: string, tokens: string, commit: StoredCommit } | undefined
+    // 2. build on the head and move the ref; on a race (commitChanges, merge) rebuild on the new head
+    let built: { on: string, commit: StoredCommit } | undefined
     for (let attempt = 0; ; attempt++) {
       const cur = await this.#readBranch(ctx, branch)
       if (cur.value === null) throw new LkError('LK_REF_NOT_FOUND', `branch ${branch} was deleted during the commit`)
-      const still = cur.value.sealed.filter(t => mine.includes(t))
-      if (still.length === 0) {
-        // another commit took our sealed changes with its own: they are in its commit
-        return this.#commitInfo(await ctx.commits.read(cur.value.commitId))
+      if (cur.value.inflight?.nonce !== me.nonce) {
+        // reset, or taken over by another commit after we were presumed dead: it owns the tokens
+        throw new LkError('LK_REF_MOVED', `the commit on ${branch} was superseded (reset or taken over); run it again`, { details: { branch } })
       }
-      const key = still.join(',')
-      if (built === undefined || built.on !== cur.value.commitId || built.tokens !== key) {
+      if (built === undefined || built.on !== cur.value.commitId) {
         const head = await ctx.commits.read(cur.value.commitId)
-        const view = await ctx.staging.view([...still].reverse())
+        const view = await ctx.staging.view([...cur.value.sealed].reverse())
         const changes: IndexChange[] = view.sorted().map(([p, e]) => ({ path: p, entry: e }))
         const res = await applyChanges(ctx.index, await ctx.index.readMetarange(head.metaRangeId), changes)
         crashPoint('commit-before-commit-record')
-        built = { on: head.id, tokens: key, commit: await this.#writeCommit(ctx, [head], res.metarangeId, opts) }
+        built = { on: head.id, commit: await this.#writeCommit(ctx, [head], res.metarangeId, opts) }
       }
       crashPoint('commit-before-ref')
-      const next: BranchState = { commitId: built.commit.id, staging: cur.value.staging, sealed: cur.value.sealed.filter(t => !still.includes(t)) }
-      if (await ref.cas(cur.seq, next)) {
+      const done = cur.value.sealed
+      if (await ref.cas(cur.seq, { commitId: built.commit.id, staging: cur.value.staging, sealed: [] })) {
         crashPoint('commit-after-ref')
-        for (const t of still) await ctx.staging.drop(t)
+        // only now, with the commit the head, can the sealed changes go
+        for (const t of done) await ctx.staging.drop(t)
         return this.#commitInfo(built.commit)
       }
       await this.#backoff(attempt, 'commit')
@@ -744,8 +775,11 @@ export class Store {
     const ref = this.#branchRef(ctx, branch)
     for (let attempt = 0; ; attempt++) {
       const cur = await this.#requireBranch(ctx, branch)
-      const old = [cur.value.staging, ...cur.value.sealed]
-      if (await ref.cas(cur.seq, { commitId: cur.value.commitId, staging: randomName(), sealed: [] })) {
+      // a commit in flight keeps its sealed tokens (they become its commit); others are dropped
+      const live = inflightAlive(cur.value.inflight)
+      const old = live ? [cur.value.staging] : [cur.value.staging, ...cur.value.sealed]
+      const next: BranchState = live ? { ...cur.value, staging: randomName() } : { commitId: cur.value.commitId, staging: randomName(), sealed: [] }
+      if (await ref.cas(cur.seq, next)) {
         for (const t of old) await ctx.staging.drop(t)
         return
       }
