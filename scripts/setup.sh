@@ -105,5 +105,13 @@ fi
 # ---- 4. build -----------------------------------------------------------------------------------
 
 if [ "$build" = 1 ]; then
+  # tsc never deletes outputs: drop compiled files whose source is gone, so a removed test
+  # cannot keep running from dist/
+  if [ -d dist ]; then
+    while IFS= read -r js; do
+      src=${js#dist/}; src=${src%.js}.ts
+      [ -e "$src" ] || rm -f "$js" "$js.map"
+    done < <(find dist -name '*.js' -type f)
+  fi
   npm run --silent build || die "npm run build failed (tsc errors above)"
 fi
