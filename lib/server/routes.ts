@@ -52,11 +52,12 @@ interface Deps {
   presigner: Presigner | undefined
   blockstoreType: string
   defaultNamespacePrefix: string
+  /** lifetime of presigned URLs handed out */
+  presignSeconds: number
 }
 
 const MAX_PAGE = 1000
 const DEFAULT_PAGE = 100
-const PRESIGN_SECONDS = 15 * 60
 const READ_CHUNK = 8 * 1024 * 1024
 
 // ------------------------------------------------------------------------------------------------
@@ -147,10 +148,10 @@ async function statJson (d: Deps, s: ObjectStat, opts: { presign: boolean, userM
   const o: S['ObjectStats'] = { path: s.path, path_type: 'object', physical_address: s.physicalAddress, checksum: s.checksum, size_bytes: s.size, mtime: s.mtime, content_type: s.contentType }
   if (opts.userMetadata) o.metadata = s.metadata
   if (opts.presign && d.presigner !== undefined) {
-    const url = await d.presigner.presignGet(s.physicalAddress, PRESIGN_SECONDS)
+    const url = await d.presigner.presignGet(s.physicalAddress, d.presignSeconds)
     if (url !== undefined) {
       o.physical_address = url
-      o.physical_address_expiry = Math.floor(Date.now() / 1000) + PRESIGN_SECONDS
+      o.physical_address_expiry = Math.floor(Date.now() / 1000) + d.presignSeconds
     }
   }
   return o
@@ -430,7 +431,7 @@ export function routes (d: Deps): Handler[] {
     const repo = repoParam(c)
     const s = await r.statObject(repo, refParam(c.params.ref), pathParam(c.query))
     if (c.method === 'GET' && boolOf(c.query, 'presign') && d.presigner !== undefined) {
-      const url = await d.presigner.presignGet(s.physicalAddress, PRESIGN_SECONDS)
+      const url = await d.presigner.presignGet(s.physicalAddress, d.presignSeconds)
       if (url !== undefined) { c.res.writeHead(302, { location: url }).end(); return undefined }
     }
     const etag = `"${s.checksum}"`
@@ -504,9 +505,9 @@ export function routes (d: Deps): Handler[] {
     const path = pathParam(c.query)
     if (d.presigner === undefined) throw new LkError('LK_UNSUPPORTED', 'direct uploads need blobs on S3 (lk-mount serve --blobs s3://...); use the upload API')
     await findRef(await r.listBranches(repo), branch, 'branch')
-    const loc = await d.presigner.stagingLocation(repo, branch, path, PRESIGN_SECONDS)
+    const loc = await d.presigner.stagingLocation(repo, branch, path, d.presignSeconds)
     const body: S['StagingLocation'] = { physical_address: loc.physicalAddress }
-    if (boolOf(c.query, 'presign')) { body.presigned_url = loc.url; body.presigned_url_expiry = Math.floor(Date.now() / 1000) + PRESIGN_SECONDS }
+    if (boolOf(c.query, 'presign')) { body.presigned_url = loc.url; body.presigned_url_expiry = Math.floor(Date.now() / 1000) + d.presignSeconds }
     return { status: 200, body }
   })
   add('PUT', 'repositories/:repository/branches/:branch/staging/backing', 'linkPhysicalAddress', async c => {

@@ -43,6 +43,8 @@ export interface ServerOptions {
   blockstoreType?: string
   /** prefix for storage namespaces derived when a repository is created without one */
   defaultNamespacePrefix?: string
+  /** lifetime of presigned URLs (default 15 minutes) */
+  presignExpirySeconds?: number
   logger?: Logger
   /** where uploads are spooled (default: a fresh directory under the OS temp dir) */
   tmpDir?: string
@@ -134,6 +136,7 @@ export async function startServer (opts: ServerOptions): Promise<RunningServer> 
     presigner: opts.presigner,
     blockstoreType: opts.blockstoreType ?? (opts.presigner === undefined ? 'local' : 's3'),
     defaultNamespacePrefix: opts.defaultNamespacePrefix ?? 'local://',
+    presignSeconds: opts.presignExpirySeconds ?? 15 * 60,
   })
 
   const authorised = (req: IncomingMessage): boolean => {
