@@ -16,6 +16,7 @@
 import { randomUUID } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { Readable } from 'node:stream'
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { LRUCache } from 'lru-cache'
 import type { components } from '../lakefs-api/schema.js'
 import { type ErrorCode, LkError } from '../core/errors.js'
@@ -40,7 +41,22 @@ export interface LakefsRemoteOptions {
   maxBackoffMs?: number
   /** 'auto' asks GET /config whether the storage presigns; 'never' always goes through the API */
   presign?: 'auto' | 'never'
+  /**
+   * Credentials for the object store behind lakeFS: data then moves with @aws-sdk/client-s3
+   * straight to and from the s3:// physical addresses (no presigned URLs needed).
+   */
+  s3?: LakefsS3Options
   logger?: Logger
+}
+
+export interface LakefsS3Options {
+  /** e.g. http://127.0.0.1:7480; undefined for AWS */
+  endpoint?: string
+  region?: string
+  /** undefined: the SDK's default chain (AWS_* variables, ~/.aws, instance roles) */
+  credentials?: { accessKeyId: string, secretAccessKey: string, sessionToken?: string }
+  /** default: true when an endpoint is given */
+  forcePathStyle?: boolean
 }
 
 /** where a stat came from, so a read can go through the API or renew a presigned URL */
@@ -90,6 +106,7 @@ export class LakefsRemote implements Remote {
   readonly #log: Logger
   #storage: Promise<S['StorageConfig'] | undefined> | undefined
   readonly #origins = new LRUCache<string, Origin>({ max: 200_000 })
+  readonly #s3: S3Client | undefined
   #closed = false
 
   constructor (opts: LakefsRemoteOptions) {
@@ -102,7 +119,20 @@ export class LakefsRemote implements Remote {
     this.#maxBackoffMs = opts.maxBackoffMs ?? 5_000
     this.#presignMode = opts.presign ?? 'auto'
     this.#log = (opts.logger ?? silentLogger).child({ remote: 'lakefs', endpoint: this.#base })
-    this.description = `lakeFS ${this.#base} (access key ${opts.accessKeyId})`
+    if (opts.s3 !== undefined) {
+      this.#s3 = new S3Client({
+        ...(opts.s3.endpoint === undefined ? {} : { endpoint: opts.s3.endpoint }),
+        region: opts.s3.region ?? 'us-east-1',
+        ...(opts.s3.credentials === undefined ? {} : { credentials: opts.s3.credentials }),
+        forcePathStyle: opts.s3.forcePathStyle ?? opts.s3.endpoint !== undefined,
+        // a streamed body would otherwise go aws-chunked with a trailer, which some stores refuse
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+        maxAttempts: this.#retries + 1,
+        requestHandler: { connectionTimeout: Math.min(this.#timeoutMs, 10_000), requestTimeout: this.#timeoutMs },
+      })
+    }
+    this.description = `lakeFS ${this.#base} (access key ${opts.accessKeyId}${opts.s3 === undefined ? '' : ', direct S3 data path'})`
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -265,7 +295,8 @@ export class LakefsRemote implements Remote {
   }
 
   async #presign (): Promise<boolean> {
-    if (this.#presignMode === 'never') return false
+    // with our own storage credentials presigning buys nothing: read and write s3:// directly
+    if (this.#presignMode === 'never' || this.#s3 !== undefined) return false
     return (await this.#storageConfig())?.pre_sign_support === true
   }
 
@@ -524,6 +555,13 @@ export class LakefsRemote implements Remote {
         return this.#ranged(await this.#call({ op: `read ${stat.path}`, method: 'GET', path: '', absolute: url, headers: { range }, ok: [200, 206] }), start, stop)
       }
     }
+    const s3 = this.#s3 === undefined ? undefined : parseS3Address(stat.physicalAddress)
+    if (s3 !== undefined && this.#s3 !== undefined) {
+      // straight from the object store with our own credentials; lakeFS addresses are never rewritten
+      const out = await this.#s3Call(`read ${stat.path}`, async signal => await this.#s3?.send(new GetObjectCommand({ Bucket: s3.bucket, Key: s3.key, Range: range }), { abortSignal: signal }))
+      const bytes = Buffer.from(await out?.Body?.transformToByteArray() ?? new Uint8Array())
+      return bytes.length > stop - start ? bytes.subarray(0, stop - start) : bytes
+    }
     if (origin === undefined) {
       throw new LkError('LK_OBJECT_NOT_FOUND', `lakeFS read ${stat.path}: this stat did not come from this client; stat the object again`, { errno: 'ESTALE' })
     }
@@ -558,6 +596,11 @@ export class LakefsRemote implements Remote {
     const contentType = opts.contentType ?? 'application/octet-stream'
     const metadata = opts.metadata ?? {}
     const objUrl = `/repositories/${enc(repo)}/branches/${enc(branch)}`
+    if (this.#s3 !== undefined && content.kind !== 'stream') {
+      const staged = await this.#putDirect(repo, branch, path, content, contentType, metadata, opts.mtime)
+      if (staged !== undefined) return staged
+      // the server offers no staging location: through the API after all
+    }
     if (await this.#presign()) {
       // straight to the object store: ask for a staging location, PUT there, then link it
       const loc = await this.#json<S['StagingLocation']>({ op: `stage ${path}`, method: 'GET', path: `${objUrl}/staging/backing`, query: { path, presign: true }, ok: [200], notFound: 'LK_REF_NOT_FOUND' })
@@ -592,6 +635,49 @@ export class LakefsRemote implements Remote {
       o.metadata = { ...metadata }
     }
     return this.#stat(repo, branch, o)
+  }
+
+  /** staging/backing without presign, PutObject with the SDK, then link; undefined when the server has no staging location */
+  async #putDirect (repo: RepoName, branch: BranchName, path: ObjectPath, content: Content & { kind: 'file' | 'buffer' }, contentType: string, metadata: Metadata, mtime: number | undefined): Promise<ObjectStat | undefined> {
+    const objUrl = `/repositories/${enc(repo)}/branches/${enc(branch)}`
+    let loc: S['StagingLocation']
+    try {
+      loc = await this.#json<S['StagingLocation']>({ op: `stage ${path}`, method: 'GET', path: `${objUrl}/staging/backing`, query: { path }, ok: [200], notFound: 'LK_REF_NOT_FOUND' })
+    } catch (e) {
+      if (e instanceof LkError && e.code === 'LK_UNSUPPORTED') return undefined
+      throw e
+    }
+    const target = loc.physical_address === undefined ? undefined : parseS3Address(loc.physical_address)
+    if (target === undefined || loc.physical_address === undefined) return undefined
+    const size = content.kind === 'file' ? content.size : content.data.length
+    const put = await this.#s3Call(`upload ${path}`, async signal => await this.#s3?.send(new PutObjectCommand({
+      Bucket: target.bucket,
+      Key: target.key,
+      Body: content.kind === 'file' ? createReadStream(content.file) : content.data,
+      ContentLength: size,
+      ContentType: contentType,
+    }), { abortSignal: signal }))
+    const meta: S['StagingMetadata'] = { staging: { physical_address: loc.physical_address }, checksum: (put?.ETag ?? '').replace(/"/g, ''), size_bytes: size, user_metadata: metadata, content_type: contentType }
+    if (mtime !== undefined) meta.mtime = mtime
+    const o = await this.#json<S['ObjectStats']>({ op: `link ${path}`, method: 'PUT', path: `${objUrl}/staging/backing`, query: { path }, json: meta, ok: [200], notFound: 'LK_REF_NOT_FOUND', conflict: 'LK_REF_MOVED' })
+    return this.#stat(repo, branch, o)
+  }
+
+  /** one SDK call under our timeout, its failures mapped to the catalogue (the SDK retries) */
+  async #s3Call<T> (op: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    try {
+      return await fn(AbortSignal.timeout(this.#timeoutMs))
+    } catch (e) {
+      const err = e as { name?: string, $metadata?: { httpStatusCode?: number }, code?: string }
+      const status = err.$metadata?.httpStatusCode
+      const name = err.name ?? ''
+      if (name === 'TimeoutError' || name === 'AbortError') throw new LkError('LK_REMOTE_TIMEOUT', `lakeFS ${op}: the object store did not answer within ${this.#timeoutMs} ms`)
+      if (status === 404 || name === 'NoSuchKey' || name === 'NotFound') throw new LkError('LK_OBJECT_NOT_FOUND', `lakeFS ${op}: the object store has no such object`, { errno: 'ESTALE' })
+      if (name === 'NoSuchBucket') throw new LkError('LK_OBJECT_NOT_FOUND', `lakeFS ${op}: the object store has no such bucket`)
+      if (name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch' || name === 'CredentialsProviderError') throw new LkError('LK_CREDENTIALS', `lakeFS ${op}: the object store refused the S3 credentials (${name})`)
+      if (status === 403 || name === 'AccessDenied') throw new LkError('LK_PERMISSION', `lakeFS ${op}: the object store denied access (${name})`)
+      throw new LkError('LK_REMOTE_UNAVAILABLE', `lakeFS ${op}: the object store failed (${status === undefined ? (err.code ?? name) : `HTTP ${status}`})`, { details: { status, name } })
+    }
   }
 
   async deleteObjects (repo: RepoName, branch: BranchName, paths: ObjectPath[]): Promise<void> {
@@ -669,8 +755,15 @@ export class LakefsRemote implements Remote {
 
   async close (): Promise<void> {
     this.#closed = true
+    this.#s3?.destroy()
     this.#origins.clear()
   }
+}
+
+/** s3://bucket/key → parts; undefined for any other address */
+function parseS3Address (address: string): { bucket: string, key: string } | undefined {
+  const m = /^s3a?:\/\/([^/]+)\/(.+)$/.exec(address)
+  return m?.[1] === undefined || m[2] === undefined ? undefined : { bucket: m[1], key: m[2] }
 }
 
 /** the upload body for one attempt: files are re-opened per attempt so a retry resends them */
