@@ -83,6 +83,8 @@ interface Call {
   replayable?: boolean
   /** absolute URL (presigned object store URL): no API base, no Authorization header */
   absolute?: string
+  /** bytes the request moves (body up or range down): the timeout grows by 1 s per MiB */
+  bytes?: number
 }
 
 interface Reply { status: number, headers: Headers, buf: Buffer }
@@ -153,6 +155,7 @@ export class LakefsRemote implements Remote {
     }
     // what messages may show of the URL: never a query string (presigned signatures live there)
     const shown = c.absolute !== undefined ? 'object store' : `${c.method} ${c.path}`
+    const timeoutMs = this.#timeoutFor(c.bytes)
     for (let attempt = 0; ; attempt++) {
       const headers: Record<string, string> = { ...c.headers }
       if (c.absolute === undefined) headers.authorization = this.#auth
@@ -169,7 +172,7 @@ export class LakefsRemote implements Remote {
       let retryReason: string
       let retryAfterMs: number | undefined
       try {
-        const init: RequestInit & { duplex?: 'half' } = { method: c.method, headers, signal: AbortSignal.timeout(this.#timeoutMs), redirect: 'manual' }
+        const init: RequestInit & { duplex?: 'half' } = { method: c.method, headers, signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' }
         if (body !== undefined) { init.body = body; init.duplex = 'half' }
         const res = await fetch(url, init)
         // the whole body is read under the same timeout signal: a server that stalls mid-body
@@ -191,7 +194,7 @@ export class LakefsRemote implements Remote {
         if (e instanceof LkError) throw e
         const name = (e as { name?: unknown }).name
         if (name === 'TimeoutError' || name === 'AbortError') {
-          throw new LkError('LK_REMOTE_TIMEOUT', `lakeFS ${c.op}: ${shown} did not answer within ${this.#timeoutMs} ms`, { details: { timeoutMs: this.#timeoutMs } })
+          throw new LkError('LK_REMOTE_TIMEOUT', `lakeFS ${c.op}: ${shown} did not answer within ${timeoutMs} ms`, { details: { timeoutMs } })
         }
         const code = networkCode(e)
         const sent = !NOT_SENT.has(code)
@@ -204,6 +207,14 @@ export class LakefsRemote implements Remote {
       this.#log.debug('retrying lakeFS request', { op: c.op, request: shown, reason: retryReason, attempt: attempt + 1, delayMs: Math.round(delay) })
       await sleep(delay)
     }
+  }
+
+  /**
+   * The time one request may take: the configured timeout, plus 1 s per MiB it moves, so a big
+   * upload or range on a slow link is not cut off while a stalled server still fails in bounded time.
+   */
+  #timeoutFor (bytes: number | undefined): number {
+    return this.#timeoutMs + (bytes === undefined || !Number.isFinite(bytes) ? 0 : Math.ceil(bytes / 1024))
   }
 
   #messageOf (buf: Buffer): string {
@@ -547,25 +558,26 @@ export class LakefsRemote implements Remote {
       let url = origin?.freshUrl ?? stat.physicalAddress
       if (origin?.expiresAt !== undefined && origin.expiresAt < Date.now() + 5_000) url = await this.#renew(stat, origin)
       try {
-        return this.#ranged(await this.#call({ op: `read ${stat.path}`, method: 'GET', path: '', absolute: url, headers: { range }, ok: [200, 206] }), start, stop)
+        return this.#ranged(await this.#call({ op: `read ${stat.path}`, method: 'GET', path: '', absolute: url, headers: { range }, ok: [200, 206], bytes: stop - start }), start, stop)
       } catch (e) {
         // an expired or revoked signature: S3 answers 403 (some stores 400/401); get a new URL once
-        if (!(e instanceof LkError && (e.code === 'LK_PERMISSION' || e.code === 'LK_CREDENTIALS' || e.code === 'LK_USAGE')) || origin === undefined) throw e
+        const status = e instanceof LkError ? (e.details as { status?: unknown } | undefined)?.status : undefined
+        if (!(status === 400 || status === 401 || status === 403) || origin === undefined) throw e
         url = await this.#renew(stat, origin)
-        return this.#ranged(await this.#call({ op: `read ${stat.path}`, method: 'GET', path: '', absolute: url, headers: { range }, ok: [200, 206] }), start, stop)
+        return this.#ranged(await this.#call({ op: `read ${stat.path}`, method: 'GET', path: '', absolute: url, headers: { range }, ok: [200, 206], bytes: stop - start }), start, stop)
       }
     }
     const s3 = this.#s3 === undefined ? undefined : parseS3Address(stat.physicalAddress)
     if (s3 !== undefined && this.#s3 !== undefined) {
       // straight from the object store with our own credentials; lakeFS addresses are never rewritten
-      const out = await this.#s3Call(`read ${stat.path}`, async signal => await this.#s3?.send(new GetObjectCommand({ Bucket: s3.bucket, Key: s3.key, Range: range }), { abortSignal: signal }))
+      const out = await this.#s3Call(`read ${stat.path}`, async signal => await this.#s3?.send(new GetObjectCommand({ Bucket: s3.bucket, Key: s3.key, Range: range }), { abortSignal: signal }), stop - start)
       const bytes = Buffer.from(await out?.Body?.transformToByteArray() ?? new Uint8Array())
       return bytes.length > stop - start ? bytes.subarray(0, stop - start) : bytes
     }
     if (origin === undefined) {
       throw new LkError('LK_OBJECT_NOT_FOUND', `lakeFS read ${stat.path}: this stat did not come from this client; stat the object again`, { errno: 'ESTALE' })
     }
-    const r = await this.#call({ op: `read ${stat.path}`, method: 'GET', path: `/repositories/${enc(origin.repo)}/refs/${enc(origin.ref)}/objects`, query: { path: origin.path }, headers: { range }, ok: [200, 206], notFound: 'LK_OBJECT_NOT_FOUND' })
+    const r = await this.#call({ op: `read ${stat.path}`, method: 'GET', path: `/repositories/${enc(origin.repo)}/refs/${enc(origin.ref)}/objects`, query: { path: origin.path }, headers: { range }, ok: [200, 206], notFound: 'LK_OBJECT_NOT_FOUND', bytes: stop - start })
     // reading by a branch can meet a newer version of the object: never mix versions
     const etag = r.headers.get('etag')?.replace(/^W\//, '').replace(/"/g, '')
     if (etag !== undefined && etag !== '' && etag !== stat.checksum) {
@@ -605,7 +617,7 @@ export class LakefsRemote implements Remote {
       // straight to the object store: ask for a staging location, PUT there, then link it
       const loc = await this.#json<S['StagingLocation']>({ op: `stage ${path}`, method: 'GET', path: `${objUrl}/staging/backing`, query: { path, presign: true }, ok: [200], notFound: 'LK_REF_NOT_FOUND' })
       if (typeof loc.presigned_url === 'string' && loc.presigned_url !== '' && loc.physical_address !== undefined) {
-        const put = await this.#call({ op: `upload ${path}`, method: 'PUT', path: '', absolute: loc.presigned_url, body: () => bodyOf(content), replayable: content.kind !== 'stream', ok: [200, 201, 204] })
+        const put = await this.#call({ op: `upload ${path}`, method: 'PUT', path: '', absolute: loc.presigned_url, body: () => bodyOf(content), replayable: content.kind !== 'stream', ok: [200, 201, 204], bytes: sizeOf(content) })
         const size = content.kind === 'file' ? content.size : content.kind === 'buffer' ? content.data.length : Number(put.headers.get('x-lk-size') ?? NaN)
         const etag = (put.headers.get('etag') ?? '').replace(/"/g, '')
         if (Number.isFinite(size)) {
@@ -625,6 +637,7 @@ export class LakefsRemote implements Remote {
       // lakeFS servers (1.x) accept only multipart/form-data here, the object's content type in
       // the part's header; the body is streamed, never assembled in memory
       body: () => multipartOf(content, contentType),
+      bytes: sizeOf(content),
       replayable: content.kind !== 'stream',
       ok: [201],
       notFound: 'LK_REF_NOT_FOUND',
@@ -656,7 +669,7 @@ export class LakefsRemote implements Remote {
       Body: content.kind === 'file' ? createReadStream(content.file) : content.data,
       ContentLength: size,
       ContentType: contentType,
-    }), { abortSignal: signal }))
+    }), { abortSignal: signal }), size)
     const meta: S['StagingMetadata'] = { staging: { physical_address: loc.physical_address }, checksum: (put?.ETag ?? '').replace(/"/g, ''), size_bytes: size, user_metadata: metadata, content_type: contentType }
     if (mtime !== undefined) meta.mtime = mtime
     const o = await this.#json<S['ObjectStats']>({ op: `link ${path}`, method: 'PUT', path: `${objUrl}/staging/backing`, query: { path }, json: meta, ok: [200], notFound: 'LK_REF_NOT_FOUND', conflict: 'LK_REF_MOVED' })
@@ -664,14 +677,15 @@ export class LakefsRemote implements Remote {
   }
 
   /** one SDK call under our timeout, its failures mapped to the catalogue (the SDK retries) */
-  async #s3Call<T> (op: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  async #s3Call<T> (op: string, fn: (signal: AbortSignal) => Promise<T>, bytes?: number): Promise<T> {
+    const timeoutMs = this.#timeoutFor(bytes)
     try {
-      return await fn(AbortSignal.timeout(this.#timeoutMs))
+      return await fn(AbortSignal.timeout(timeoutMs))
     } catch (e) {
       const err = e as { name?: string, $metadata?: { httpStatusCode?: number }, code?: string }
       const status = err.$metadata?.httpStatusCode
       const name = err.name ?? ''
-      if (name === 'TimeoutError' || name === 'AbortError') throw new LkError('LK_REMOTE_TIMEOUT', `lakeFS ${op}: the object store did not answer within ${this.#timeoutMs} ms`)
+      if (name === 'TimeoutError' || name === 'AbortError') throw new LkError('LK_REMOTE_TIMEOUT', `lakeFS ${op}: the object store did not answer within ${timeoutMs} ms`)
       if (status === 404 || name === 'NoSuchKey' || name === 'NotFound') throw new LkError('LK_OBJECT_NOT_FOUND', `lakeFS ${op}: the object store has no such object`, { errno: 'ESTALE' })
       if (name === 'NoSuchBucket') throw new LkError('LK_OBJECT_NOT_FOUND', `lakeFS ${op}: the object store has no such bucket`)
       if (name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch' || name === 'CredentialsProviderError') throw new LkError('LK_CREDENTIALS', `lakeFS ${op}: the object store refused the S3 credentials (${name})`)
@@ -785,6 +799,11 @@ async function readBody (res: Response): Promise<Buffer> {
 function parseS3Address (address: string): { bucket: string, key: string } | undefined {
   const m = /^s3a?:\/\/([^/]+)\/(.+)$/.exec(address)
   return m?.[1] === undefined || m[2] === undefined ? undefined : { bucket: m[1], key: m[2] }
+}
+
+/** bytes in a content, when known */
+function sizeOf (content: Content): number | undefined {
+  return content.kind === 'file' ? content.size : content.kind === 'buffer' ? content.data.length : undefined
 }
 
 /** the upload body for one attempt: files are re-opened per attempt so a retry resends them */

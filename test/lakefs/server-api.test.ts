@@ -3,12 +3,14 @@
 // refs by name where lakeFS accepts them, and the error answers (401, 400, 404, 416).
 
 import t from 'tap'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises'
+import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LocalRemote } from '../../lib/remote/local.js'
 import { startServer } from '../../lib/server/server.js'
 import { startSpecProxy } from '../support/lakefs-spec.js'
+import { B, R } from '../support/store.js'
 
 const AK = 'AKRAW'
 const SK = 'raw-secret'
@@ -163,4 +165,26 @@ t.test('raw API through the spec proxy', async t => {
     'POST /api/v1/repositories (createRepository)',
   ], 'the checker flagged the invalid requests and nothing else')
   t.ok(proxy.violations.some(v => v.startsWith('GET /api/v1/no/such/thing') && v.includes('no such operation')), 'and an operation the spec does not have')
+})
+
+t.test('an upload cut off mid-body leaves no temporary file and nothing staged', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'lk-serve-abort-'))
+  const tmp = join(dir, 'tmp')
+  await mkdir(tmp)
+  const store = await LocalRemote.open({ dir: join(dir, 'store') })
+  const server = await startServer({ remote: store, listen: '127.0.0.1:0', accessKeyId: AK, secretAccessKey: SK, tmpDir: tmp })
+  t.teardown(async () => { await server.close(); await store.close(); await rm(dir, { recursive: true, force: true }) })
+  await store.createRepo(R('cut-repo'))
+  const url = new URL(`${server.endpoint}/repositories/cut-repo/branches/main/objects?path=partial.bin`)
+  await new Promise<void>(resolve => {
+    const req = request({ host: url.hostname, port: url.port, method: 'POST', path: url.pathname + url.search, headers: { authorization: AUTH, 'content-type': 'application/octet-stream', 'content-length': 10 * 1024 * 1024 } })
+    req.on('error', () => { resolve() })
+    req.write(Buffer.alloc(256 * 1024), () => { setTimeout(() => { req.destroy(); resolve() }, 100) })
+  })
+  // the server notices, cleans up, and keeps serving
+  for (let i = 0; i < 50 && (await readdir(tmp)).length > 0; i++) await new Promise(resolve => setTimeout(resolve, 20))
+  t.same(await readdir(tmp), [], 'temporary upload file removed')
+  t.same((await store.diffStaged(R('cut-repo'), B('main'))).entries, [], 'nothing staged')
+  const ok = await fetch(`${server.endpoint}/repositories/cut-repo`, { headers: { authorization: AUTH } })
+  t.equal(ok.status, 200)
 })
