@@ -47,7 +47,7 @@ export interface StoreOptions {
   clock?: Clock
   /** fsync files before they become visible (default true); tests of scale may turn it off */
   fsync?: boolean
-  /** how many ranges the shared LRU keeps parsed (default 32: ~32 × 4096 entries) */
+  /** how many ranges the shared LRU keeps parsed (default 16: ~16 × 4096 entries, ~30 MB) */
   rangeCacheSize?: number
   /** CAS attempts before LK_REF_MOVED (default 40) */
   maxRetries?: number
@@ -154,7 +154,7 @@ export class Store {
     this.#clock = opts.clock ?? systemClock
     this.#fsync = opts.fsync ?? true
     this.#maxRetries = opts.maxRetries ?? 40
-    this.#rangeCache = new LRUCache<string, Entry[]>({ max: opts.rangeCacheSize ?? 32 })
+    this.#rangeCache = new LRUCache<string, Entry[]>({ max: opts.rangeCacheSize ?? 16 })
   }
 
   static async open (opts: StoreOptions): Promise<Store> {
@@ -294,8 +294,12 @@ export class Store {
     let id: string | undefined
     let kind: 'branch' | 'tag' | 'commit' = 'commit'
     let branch: BranchState | undefined
-    const b = await this.#readBranch(ctx, base)
-    if (b.value !== null) {
+    // a full commit id is looked up first: it is how pinned mounts read, so keep it one file read
+    const direct = /^[0-9a-f]{64}$/.test(base) ? await ctx.commits.tryRead(base) : undefined
+    const b = direct !== undefined ? { seq: 0, value: null } : await this.#readBranch(ctx, base)
+    if (direct !== undefined) {
+      id = direct.id
+    } else if (b.value !== null) {
       id = b.value.commitId; kind = 'branch'; branch = b.value
     } else {
       const t = await this.#tagRef(ctx, base).read()
