@@ -686,7 +686,6 @@ export class Store {
         const i = e.path.indexOf(delimiter, prefix.length)
         if (i >= 0) cp = e.path.slice(0, i + delimiter.length)
       }
-      if (entries.length >= amount) { hasMore = cp === undefined || after === '' || compareKeys(cp, after) > 0; if (hasMore) break }
       if (cp !== undefined) {
         // the whole subtree rolls up into one entry: seek past it instead of reading it
         if (after === '' || compareKeys(cp, after) > 0) {
