@@ -103,6 +103,15 @@ interface RepoCtx {
 }
 
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream'
+
+/**
+ * A cheap check that accepts only paths `objectPath` accepts (no NUL, no leading '/', no
+ * empty, '.' or '..' segment, short enough to be under 1024 bytes); anything it rejects goes
+ * through `objectPath` for the real verdict and the catalogue error. Used per entry of bulk
+ * commits, where objectPath's split would be a fifth of the time.
+ */
+const BAD_PATH_PART = /\0|\/\/|^\/|\/$|(?:^|\/)\.\.?(?:\/|$)/
+const plainPath = (p: string): boolean => typeof p === 'string' && p.length > 0 && p.length <= 341 && !BAD_PATH_PART.test(p)
 const MAX_PAGE = 1000
 
 /** Crash points for tests: LK_STORE_CRASH_AT=<name> kills the process with SIGKILL there. */
@@ -611,18 +620,26 @@ export class Store {
     const checked = new LRUCache<string, true>({ max: 1024 })
     const now = Math.floor(this.#clock.now() / 1000)
     const blobs = this.blobs
+    let lastChecksum = ''
+    const toChange = (e: BulkEntry): IndexChange => {
+      if (!plainPath(e.path)) objectPath(e.path)
+      if (e.checksum !== lastChecksum && !/^[0-9a-f]{64}$/.test(e.checksum)) throw new LkError('LK_USAGE', `entry ${e.path}: checksum must be hex sha256`)
+      return {
+        path: e.path,
+        entry: { path: e.path, checksum: e.checksum, size: e.size, mtime: e.mtime ?? now, contentType: e.contentType ?? DEFAULT_CONTENT_TYPE, metadata: e.metadata === undefined ? {} : validMetadata(e.metadata), address: e.checksum },
+      }
+    }
+    const ensureBlob = async (checksum: string, p: string): Promise<void> => {
+      if (checksum === lastChecksum || checked.get(checksum) !== undefined) { lastChecksum = checksum; return }
+      if (!await blobs.has(checksum)) throw new LkError('LK_OBJECT_NOT_FOUND', `entry ${p}: blob ${checksum} is not in the blob store`)
+      checked.set(checksum, true)
+      lastChecksum = checksum
+    }
     async function * changes (): AsyncGenerator<IndexChange> {
       for await (const e of entries) {
-        objectPath(e.path)
-        if (!/^[0-9a-f]{64}$/.test(e.checksum)) throw new LkError('LK_USAGE', `entry ${e.path}: checksum must be hex sha256`)
-        if (checked.get(e.checksum) === undefined) {
-          if (!await blobs.has(e.checksum)) throw new LkError('LK_OBJECT_NOT_FOUND', `entry ${e.path}: blob ${e.checksum} is not in the blob store`)
-          checked.set(e.checksum, true)
-        }
-        yield {
-          path: e.path,
-          entry: { path: e.path, checksum: e.checksum, size: e.size, mtime: e.mtime ?? now, contentType: e.contentType ?? DEFAULT_CONTENT_TYPE, metadata: e.metadata === undefined ? {} : validMetadata(e.metadata), address: e.checksum },
-        }
+        const c = toChange(e)
+        await ensureBlob(e.checksum, e.path)
+        yield c
       }
     }
     const res = await applyChanges(ctx.index, await ctx.index.readMetarange(head.metaRangeId), changes())
