@@ -67,6 +67,12 @@ t.test('a port taken between pick and bind: a clear error, or a retry with fresh
     t.match(msg, /attempt 1 of 1/)
     t.match(msg, log, 'the error carries the ceph log lines that say why')
     t.ok(Date.now() - t0 < 15_000, `failed fast (${Date.now() - t0} ms)`)
+    const dir = /cluster dir (\S+), removed/.exec(msg)?.[1] ?? 'no dir in the message'
+    t.notOk(existsSync(dir), 'its directory is gone')
+    const leftover = readdirSync('/proc').filter(p => /^\d+$/.test(p)).filter((p) => {
+      try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(dir) && !/\) Z /.test(readFileSync(`/proc/${p}/stat`, 'utf8')) } catch { return false }
+    })
+    t.same(leftover, [], 'no process of the failed cluster is left')
   }
 
   picks = 0

@@ -5,7 +5,8 @@
 //
 // Lifecycle contract: `startRgw` either resolves with a ready server (GET / answers 200 and an
 // S3 user exists) or rejects with an error that carries the tail of the Ceph logs, having killed
-// whatever it started. The Ceph daemons fork, so they are tracked by the pids in their pid files,
+// whatever it started. The Ceph daemons fork, so they are tracked by the pids in their pid files
+// (and by this cluster's own ceph.conf path in /proc/*/cmdline, for a daemon that has none yet),
 // never by name: other engineers' clusters run on the same machine. A process 'exit' hook kills
 // the daemons of any cluster a test forgot to stop, so a crashed test does not leak them.
 //
@@ -51,7 +52,7 @@ export interface Rgw {
   createBucket (name: string): Promise<void>
   /** the last lines of every Ceph log, for failure messages */
   logTail (lines?: number): Promise<string>
-  /** kills the daemons (SIGKILL) by the pids in their pid files, waits for them to exit, removes the directory; idempotent */
+  /** kills the daemons (SIGKILL) found by their pid files and by this cluster's ceph.conf in their command line, waits for them to exit, removes the directory; idempotent */
   stop (): Promise<void>
 }
 
@@ -64,10 +65,31 @@ function installExitHook (): void {
   exitHookInstalled = true
   process.on('exit', () => {
     for (const dir of live) {
-      for (const pid of readPidsSync(dir)) { try { process.kill(pid, 'SIGKILL') } catch {} }
+      for (const pid of clusterPidsSync(dir)) { try { process.kill(pid, 'SIGKILL') } catch {} }
       try { rmSync(dir, { recursive: true, force: true }) } catch {}
     }
   })
+}
+
+/**
+ * The pids of this cluster's daemons: those in the pid files, plus any process started with this
+ * cluster's ceph.conf (radosgw writes its pid file only once its frontend runs, so a radosgw that
+ * hangs or fails early has none). The temp dir in the command line makes the match exact.
+ */
+function clusterPidsSync (dir: string): number[] {
+  const pids = new Set(readPidsSync(dir))
+  const conf = join(dir, 'ceph.conf')
+  let entries: string[] = []
+  try { entries = readdirSync('/proc') } catch {}
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue
+    try {
+      const argv = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0')
+      if (argv.includes(conf)) pids.add(Number(e))
+    } catch {}
+  }
+  pids.delete(process.pid)
+  return [...pids]
 }
 
 function readPidsSync (dir: string): number[] {
@@ -245,7 +267,7 @@ async function bindFailureLogged (dir: string): Promise<boolean> {
 }
 
 async function killAll (dir: string): Promise<void> {
-  const pids = readPidsSync(dir)
+  const pids = clusterPidsSync(dir)
   // SIGKILL at once: a memstore cluster has nothing to flush, and the OSD takes ~3 s to honour
   // SIGTERM, which every test file using RGW would pay
   for (const pid of pids) { try { process.kill(pid, 'SIGKILL') } catch {} }
@@ -300,7 +322,8 @@ async function startOnce (opts: Required<RgwOptions>, t0: number): Promise<Rgw> 
       // radosgw writes its pid file only once its frontend runs, so read its log too
       if (await bindFailureLogged(dir)) throw new StartError('a ceph daemon could not bind its port', true)
       const pids = readPidsSync(dir)
-      const missingPidFile = pids.length < 3 && Date.now() - pollStart > 5000
+      // generous: on a loaded machine radosgw may take a while to create its pools
+      const missingPidFile = pids.length < 3 && Date.now() - pollStart > 20_000
       if (missingPidFile || !pids.every(alive)) {
         await sleep(200) // let the dying daemon finish its log
         const tail = await logTailOf(dir, 200)
@@ -345,7 +368,7 @@ async function startOnce (opts: Required<RgwOptions>, t0: number): Promise<Rgw> 
     await rm(dir, { recursive: true, force: true }).catch(() => {})
     live.delete(dir)
     const bind = (e instanceof StartError && e.bindFailure) || await bindFailureLogged(dir)
-    const err = new StartError(`${(e as Error).message}\n${tail}`, bind)
+    const err = new StartError(`${(e as Error).message} (cluster dir ${dir}, removed)\n${tail}`, bind)
     throw err
   }
 }
