@@ -60,15 +60,31 @@ export interface Rgw {
 const live = new Set<string>()
 let exitHookInstalled = false
 
+function killLiveSync (): void {
+  for (const dir of live) {
+    for (const pid of clusterPidsSync(dir)) { try { process.kill(pid, 'SIGKILL') } catch {} }
+    try { rmSync(dir, { recursive: true, force: true }) } catch {}
+  }
+  live.clear()
+}
+
 function installExitHook (): void {
   if (exitHookInstalled) return
   exitHookInstalled = true
-  process.on('exit', () => {
-    for (const dir of live) {
-      for (const pid of clusterPidsSync(dir)) { try { process.kill(pid, 'SIGKILL') } catch {} }
-      try { rmSync(dir, { recursive: true, force: true }) } catch {}
+  process.on('exit', killLiveSync)
+  // tap ends a test file that runs past its timeout with SIGALRM and then SIGKILL, and 'exit'
+  // never fires on a signal: kill the clusters on the signal itself
+  for (const sig of ['SIGALRM', 'SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    const onSignal = (): void => {
+      killLiveSync()
+      // with no other handler, die of the signal as the process would have without this one
+      if (process.listenerCount(sig) === 1) {
+        process.removeListener(sig, onSignal)
+        process.kill(process.pid, sig)
+      }
     }
-  })
+    process.on(sig, onSignal)
+  }
 }
 
 /**
