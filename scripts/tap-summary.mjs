@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Counts the results tap wrote under .tap/test-results/ and prints one plain line,
 // `N passed, N failed, N skipped`, which CI parses. Counted like tap's own summary: leaf test
-// points (assertions and skipped/todo subtests), not the points that close a subtest. A test
-// file that failed without any failing point (a crash, a bad plan, a timeout) counts as one
-// failure, so a broken file can never read as green. Exit status: 1 when anything failed.
+// points (assertions and skipped/todo subtests, a wholly skipped file as one), not the points
+// that close a subtest. A test file that failed without any failing point (a crash, a bad
+// plan, a timeout) counts as one failure, so a broken file can never read as green. Exit status: 1 when anything failed.
 //
 // Usage: node scripts/tap-summary.mjs [results-dir] [tap-exit-status]
 //   results-dir defaults to .tap/test-results; a non-zero tap exit status with no failure found
@@ -50,6 +50,8 @@ for (const file of files) {
   let complete
   parser.on('complete', (r) => { complete = r })
   parser.end(readFileSync(file, 'utf8'))
+  // a whole file skipped (`1..0 # reason`) counts as one skip, as in tap's own summary
+  if (complete?.ok === true && complete.count === 0 && complete.plan.skipAll) skipped++
   // the parser's own final result also covers bail-outs, bad plans and missing plans
   if (complete === undefined || (!complete.ok && fileState.fails === 0)) {
     failed++

@@ -323,27 +323,44 @@ export class OverlayCursor implements Cursor {
   }
 }
 
-/** Accumulates sorted entries into ranges of RANGE_TARGET, reusing untouched ranges whole. */
+/**
+ * Accumulates sorted entries into ranges, reusing untouched ranges whole. A range is cut at
+ * RANGE_TARGET entries only once twice that many are buffered, so a range that grew by a few
+ * entries is written as one slightly bigger range instead of a full one plus a tiny remainder
+ * that would then have to be merged into (and so rewrite) every range after it.
+ */
 class RangeWriter {
   readonly #files: IndexFiles
   readonly out: RangeRef[] = []
   buf: Entry[] = []
   written = 0
   reused = 0
-  last: string | undefined
   constructor (files: IndexFiles) { this.#files = files }
 
   async add (e: Entry): Promise<void> {
     this.buf.push(e)
-    if (this.buf.length >= RANGE_TARGET) await this.flush()
+    if (this.buf.length >= 2 * RANGE_TARGET) {
+      const head = this.buf.slice(0, RANGE_TARGET)
+      this.buf = this.buf.slice(RANGE_TARGET)
+      await this.#write(head)
+    }
+  }
+
+  async #write (entries: Entry[]): Promise<void> {
+    this.out.push(await this.#files.writeRange(entries))
+    this.written++
   }
 
   async flush (): Promise<void> {
     if (this.buf.length === 0) return
-    const ref = await this.#files.writeRange(this.buf)
-    this.out.push(ref)
-    this.written++
+    const all = this.buf
     this.buf = []
+    await this.#write(all)
+  }
+
+  /** at a boundary of the base: cut here unless what is buffered is too small to stand alone */
+  async boundary (): Promise<void> {
+    if (this.buf.length >= RANGE_TARGET / 2) await this.flush()
   }
 
   reuse (ref: RangeRef): void {
@@ -387,14 +404,10 @@ export async function applyChanges (files: IndexFiles, base: Metarange, changes:
   for (const ref of base.ranges) {
     const next = await peek()
     const untouched = next === undefined || compareKeys(next.path, ref.max) > 0
-    if (untouched) {
-      if (w.buf.length === 0) { w.reuse(ref); count += ref.count; continue }
-      if (w.buf.length >= RANGE_TARGET / 2) { await w.flush(); w.reuse(ref); count += ref.count; continue }
-      // a small tail: fold this range into it rather than leave a tiny range behind
-      for (const e of await files.readRange(ref.id)) await emit(e)
-      continue
-    }
-    // merge the range with the changes up to its max key (and those in the gap before it)
+    if (untouched && w.buf.length === 0) { w.reuse(ref); count += ref.count; continue }
+    if (untouched && w.buf.length >= RANGE_TARGET / 2) { await w.flush(); w.reuse(ref); count += ref.count; continue }
+    // touched, or a small tail is buffered: merge the range (with the changes up to its max key
+    // and those in the gap before it) into the buffer; a tail is folded in at most once
     const entries = await files.readRange(ref.id)
     let i = 0
     for (;;) {
@@ -406,6 +419,7 @@ export async function applyChanges (files: IndexFiles, base: Metarange, changes:
       take()
     }
     while (i < entries.length) await emit(entries[i++]!)
+    await w.boundary()
   }
   for (let c = await peek(); c !== undefined; c = await peek()) {
     if (c.entry !== null) await emit(c.entry)

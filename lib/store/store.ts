@@ -47,7 +47,7 @@ export interface StoreOptions {
   clock?: Clock
   /** fsync files before they become visible (default true); tests of scale may turn it off */
   fsync?: boolean
-  /** how many ranges the shared LRU keeps parsed (default 32: ~32 × 4096 entries) */
+  /** how many ranges the shared LRU keeps parsed (default 16: ~16 × 4096 entries, ~30 MB) */
   rangeCacheSize?: number
   /** CAS attempts before LK_REF_MOVED (default 40) */
   maxRetries?: number
@@ -103,6 +103,15 @@ interface RepoCtx {
 }
 
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream'
+
+/**
+ * A cheap check that accepts only paths `objectPath` accepts (no NUL, no leading '/', no
+ * empty, '.' or '..' segment, short enough to be under 1024 bytes); anything it rejects goes
+ * through `objectPath` for the real verdict and the catalogue error. Used per entry of bulk
+ * commits, where objectPath's split would be a fifth of the time.
+ */
+const BAD_PATH_PART = /\0|\/\/|^\/|\/$|(?:^|\/)\.\.?(?:\/|$)/
+const plainPath = (p: string): boolean => typeof p === 'string' && p.length > 0 && p.length <= 341 && !BAD_PATH_PART.test(p)
 const MAX_PAGE = 1000
 
 /** Crash points for tests: LK_STORE_CRASH_AT=<name> kills the process with SIGKILL there. */
@@ -154,7 +163,7 @@ export class Store {
     this.#clock = opts.clock ?? systemClock
     this.#fsync = opts.fsync ?? true
     this.#maxRetries = opts.maxRetries ?? 40
-    this.#rangeCache = new LRUCache<string, Entry[]>({ max: opts.rangeCacheSize ?? 32 })
+    this.#rangeCache = new LRUCache<string, Entry[]>({ max: opts.rangeCacheSize ?? 16 })
   }
 
   static async open (opts: StoreOptions): Promise<Store> {
@@ -294,8 +303,12 @@ export class Store {
     let id: string | undefined
     let kind: 'branch' | 'tag' | 'commit' = 'commit'
     let branch: BranchState | undefined
-    const b = await this.#readBranch(ctx, base)
-    if (b.value !== null) {
+    // a full commit id is looked up first: it is how pinned mounts read, so keep it one file read
+    const direct = /^[0-9a-f]{64}$/.test(base) ? await ctx.commits.tryRead(base) : undefined
+    const b = direct !== undefined ? { seq: 0, value: null } : await this.#readBranch(ctx, base)
+    if (direct !== undefined) {
+      id = direct.id
+    } else if (b.value !== null) {
       id = b.value.commitId; kind = 'branch'; branch = b.value
     } else {
       const t = await this.#tagRef(ctx, base).read()
@@ -607,18 +620,26 @@ export class Store {
     const checked = new LRUCache<string, true>({ max: 1024 })
     const now = Math.floor(this.#clock.now() / 1000)
     const blobs = this.blobs
+    let lastChecksum = ''
+    const toChange = (e: BulkEntry): IndexChange => {
+      if (!plainPath(e.path)) objectPath(e.path)
+      if (e.checksum !== lastChecksum && !/^[0-9a-f]{64}$/.test(e.checksum)) throw new LkError('LK_USAGE', `entry ${e.path}: checksum must be hex sha256`)
+      return {
+        path: e.path,
+        entry: { path: e.path, checksum: e.checksum, size: e.size, mtime: e.mtime ?? now, contentType: e.contentType ?? DEFAULT_CONTENT_TYPE, metadata: e.metadata === undefined ? {} : validMetadata(e.metadata), address: e.checksum },
+      }
+    }
+    const ensureBlob = async (checksum: string, p: string): Promise<void> => {
+      if (checksum === lastChecksum || checked.get(checksum) !== undefined) { lastChecksum = checksum; return }
+      if (!await blobs.has(checksum)) throw new LkError('LK_OBJECT_NOT_FOUND', `entry ${p}: blob ${checksum} is not in the blob store`)
+      checked.set(checksum, true)
+      lastChecksum = checksum
+    }
     async function * changes (): AsyncGenerator<IndexChange> {
       for await (const e of entries) {
-        objectPath(e.path)
-        if (!/^[0-9a-f]{64}$/.test(e.checksum)) throw new LkError('LK_USAGE', `entry ${e.path}: checksum must be hex sha256`)
-        if (checked.get(e.checksum) === undefined) {
-          if (!await blobs.has(e.checksum)) throw new LkError('LK_OBJECT_NOT_FOUND', `entry ${e.path}: blob ${e.checksum} is not in the blob store`)
-          checked.set(e.checksum, true)
-        }
-        yield {
-          path: e.path,
-          entry: { path: e.path, checksum: e.checksum, size: e.size, mtime: e.mtime ?? now, contentType: e.contentType ?? DEFAULT_CONTENT_TYPE, metadata: e.metadata === undefined ? {} : validMetadata(e.metadata), address: e.checksum },
-        }
+        const c = toChange(e)
+        await ensureBlob(e.checksum, e.path)
+        yield c
       }
     }
     const res = await applyChanges(ctx.index, await ctx.index.readMetarange(head.metaRangeId), changes())
@@ -682,7 +703,6 @@ export class Store {
         const i = e.path.indexOf(delimiter, prefix.length)
         if (i >= 0) cp = e.path.slice(0, i + delimiter.length)
       }
-      if (entries.length >= amount) { hasMore = cp === undefined || after === '' || compareKeys(cp, after) > 0; if (hasMore) break }
       if (cp !== undefined) {
         // the whole subtree rolls up into one entry: seek past it instead of reading it
         if (after === '' || compareKeys(cp, after) > 0) {
