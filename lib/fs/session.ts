@@ -640,11 +640,11 @@ class Session implements MountSession, FsCore {
     this.#checkName(from)
     this.#checkName(to)
     if (from === '' || to === '') throw errno('EBUSY', 'cannot rename the root of the mount')
-    if (from === to) return
-    if (to.startsWith(from + '/')) throw errno('EINVAL', `cannot move /${from} into itself`)
     await this.#exclusive(async () => {
       const r = this.#nodes.has(from) ? (await this.#resolve(from)) ?? { kind: 'file' as const, src: undefined } : await this.#resolve(from)
       if (r === null) throw errno('ENOENT', `/${from} does not exist`)
+      if (from === to) return
+      if (to.startsWith(from + '/')) throw errno('EINVAL', `cannot move /${from} into itself`)
       await this.#requireDir(parentOf(to), `rename to /${to}`)
       const target = this.#nodes.has(to) ? { kind: 'file' as const } : await this.#resolve(to)
       const now = this.#clock.now()
