@@ -399,12 +399,11 @@ class Session implements MountSession, FsCore {
       } else {
         const stat = src.stat
         const meta = src.t === 'ref' ? src.meta : stat.metadata
-        const data = j.newDataName()
-        const fh = await openFile(j.dataPath(data), 'w+')
+        const data = await j.allocData()
+        const fh = await openFile(j.dataPath(data), 'r+')
         try {
           if (!trunc) await this.#cache.copyTo({ remote: this.#remote, repo: this.#identity.repo, stat }, fh)
           await fh.datasync()
-          await fsyncDir(j.dataPath('.'))
         } catch (e) { await fh.close(); throw e }
         node = { rel, data, fh, size: trunc ? 0 : stat.size, mtime: trunc ? this.#clock.now() : (src.t === 'ref' ? src.mtime : stat.mtime * 1000), meta: { ...meta }, dirty: false, refs: 0, fresh: false, cow: undefined }
         trunc = false
@@ -435,17 +434,13 @@ class Session implements MountSession, FsCore {
         return this.#newFh({ kind: 'node', node, flags })
       }
       const j = this.#journal as Journal
-      const data = j.newDataName()
-      const fh = await openFile(j.dataPath(data), 'w+')
-      const node: Node = { rel, data, fh, size: 0, mtime: this.#clock.now(), meta: {}, dirty: false, refs: 1, fresh: true, cow: undefined }
+      const data = await j.allocData()
+      const fh = await openFile(j.dataPath(data), 'r+')
+      const node: Node = { rel, data, fh, size: 0, mtime: this.#clock.now(), meta: {}, dirty: true, refs: 1, fresh: false, cow: undefined }
       this.#nodes.set(rel, node)
-      try {
-        await this.#record([[rel, this.#entryOf(node)]])
-      } catch (e) {
-        this.#nodes.delete(rel)
-        await fh.close()
-        throw e
-      }
+      // the new (empty) file is durable once closed or fsynced, like on a local filesystem: its
+      // record joins the next journal flush (release records it again with its contents)
+      this.#record([[rel, this.#entryOf(node)]]).catch((e: unknown) => { node.dirty = true; this.#log.error('journal: could not record a new file', { path: rel, err: e }) })
       return this.#newFh({ kind: 'node', node, flags })
     })
   }
@@ -476,6 +471,8 @@ class Session implements MountSession, FsCore {
     const h = this.#handle(fh, path)
     if (h.kind !== 'node' || (h.flags & 3) === C.O_RDONLY) throw errno('EBADF', `${path} is not open for writing`)
     const node = h.node
+    // a zero-length write changes nothing (it must not extend the file)
+    if (len === 0) return 0
     await this.#ensureOwnData(node)
     const at = (h.flags & C.O_APPEND) !== 0 ? node.size : pos
     // reserve the size before the await so concurrent appends do not overlap
@@ -492,8 +489,8 @@ class Session implements MountSession, FsCore {
     const j = this.#journal as Journal
     if (!j.isSealedData(node.data)) return
     node.cow = (async () => {
-      const data = j.newDataName()
-      const fh = await openFile(j.dataPath(data), 'w+')
+      const data = await j.allocData()
+      const fh = await openFile(j.dataPath(data), 'r+')
       const buf = Buffer.allocUnsafe(1 << 20)
       for (let pos = 0; pos < node.size;) {
         const { bytesRead } = await node.fh.read(buf, 0, Math.min(buf.length, node.size - pos), pos)
@@ -505,7 +502,6 @@ class Session implements MountSession, FsCore {
       const old = node.fh
       node.fh = fh
       node.data = data
-      node.fresh = true
       node.dirty = true
       await old.close()
     })()
@@ -672,6 +668,11 @@ class Session implements MountSession, FsCore {
         const e = j.get(rel)
         if (e === undefined) moved.set(rel, this.#movedEntry({ t: 'base', stat }))
         ops.set(rel, { t: 'del' })
+        // base directories in between are hidden too, or they would show up empty under a new `from`
+        for (let q = parentOf(rel); q !== from && q.startsWith(under); q = parentOf(q)) {
+          if (ops.has(q)) break
+          ops.set(q, { t: 'del' })
+        }
       }
       for (const [rel, e] of [...j.entries()]) {
         if (!rel.startsWith(under)) continue

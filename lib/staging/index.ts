@@ -72,6 +72,9 @@ export class Journal {
   #flushScheduled: Promise<void> | undefined
   #io: Promise<void> = Promise.resolve()
   #closed = false
+  /** preallocated empty data files (see allocData) */
+  #pool: string[] = []
+  #poolFill: Promise<void> | undefined
 
   private constructor (dir: string, log: Logger, manifest: Manifest) {
     this.dir = dir
@@ -187,7 +190,27 @@ export class Journal {
   }
 
   dataPath (name: string): string { return join(this.dir, 'data', name) }
-  newDataName (): string { return randomBytes(12).toString('hex') }
+
+  /**
+   * A new, empty data file whose directory entry is already durable. Files are created in
+   * batches with one directory fsync per batch, so closing a small new file costs two fsyncs
+   * (its data, then the journal) instead of three.
+   */
+  async allocData (): Promise<string> {
+    for (;;) {
+      const name = this.#pool.pop()
+      if (name !== undefined) return name
+      this.#poolFill ??= this.#fillPool().finally(() => { this.#poolFill = undefined })
+      await this.#poolFill
+    }
+  }
+
+  async #fillPool (): Promise<void> {
+    const names = Array.from({ length: 32 }, () => randomBytes(12).toString('hex'))
+    await Promise.all(names.map(async n => { await (await open(this.dataPath(n), 'wx')).close() }))
+    await fsyncDir(join(this.dir, 'data'))
+    this.#pool.push(...names)
+  }
 
   /**
    * Records a batch of changes atomically: visible in memory at once, durable when the promise
@@ -328,7 +351,7 @@ export class Journal {
 
   /** deletes data files no staged entry (either layer) nor `live` (open files) references */
   async gcData (live: ReadonlySet<string>): Promise<number> {
-    const used = new Set(live)
+    const used = new Set([...live, ...this.#pool])
     for (const [, e] of this.entries()) if (e.t === 'file') used.add(e.data)
     if (this.#sealed !== undefined) for (const e of this.#sealed.values()) if (e.t === 'file') used.add(e.data)
     let n = 0

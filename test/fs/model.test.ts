@@ -164,9 +164,11 @@ class WriteAt extends Cmd {
     expectCode(got, want, this.toString())
     if (want !== 'ok') return
     const old = m.files.get(this.p) as Buffer
-    const out = Buffer.alloc(Math.max(old.length, this.pos + this.data.length))
+    const data = Buffer.from(this.data)
+    // POSIX: a zero-length write does not extend the file
+    const out = Buffer.alloc(data.length === 0 ? old.length : Math.max(old.length, this.pos + data.length))
     old.copy(out)
-    Buffer.from(this.data).copy(out, this.pos)
+    data.copy(out, this.pos)
     m.files.set(this.p, out)
     m.touched.add(this.p)
   }
@@ -365,5 +367,15 @@ t.test('random operation sequences match the model', async t => {
 
 t.test('regression: rename of a missing path onto itself is ENOENT', async t => {
   await runSequence([new Rename('n', 'n')])
+  t.pass()
+})
+
+t.test('regression: a zero-length write past the end does not extend the file (and commits as is)', async t => {
+  await runSequence([new WriteAt('f1', 4, ''), new Commit()])
+  t.pass()
+})
+
+t.test('regression: a directory re-created after renaming it away does not show the old base subdirectories', async t => {
+  await runSequence([new Rename('d1', 'd2'), new Mkdir('d1')])
   t.pass()
 })
