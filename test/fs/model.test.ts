@@ -347,7 +347,7 @@ async function setup (): Promise<Env> {
   return {
     real: { session, d: new CoreDriver(session.fs), remote },
     model: { files, dirs: new Set(), base: new Map(files), head: new Map(files), touched: new Set(), others: 0 },
-    close: async () => { await session.close(); await cache.close(); await rm(dir, { recursive: true, force: true }) },
+    close: async () => { await session.close(); await cache.close(); await remote.close(); await rm(dir, { recursive: true, force: true }) },
   }
 }
 
