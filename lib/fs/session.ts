@@ -147,6 +147,7 @@ class Session implements MountSession, FsCore {
   #handles = new Map<number, Handle>()
   #nextFh = 1
   #ns: Promise<void> = Promise.resolve()
+  #commits: Promise<void> = Promise.resolve()
   /** staged paths by parent directory (add-only; entries are checked against the journal on use) */
   #children = new Map<string, Set<string>>()
   #uid = process.getuid?.() ?? 0
@@ -851,9 +852,18 @@ class Session implements MountSession, FsCore {
     const j = this.#journal
     const branch = this.#identity.branch
     if (j === undefined || branch === undefined) throw new LkError('LK_READ_ONLY_MOUNT', 'cannot commit from a read-only mount')
+    // one commit at a time: a second one waits, then commits what was staged meanwhile
+    const run = this.#commits.then(async () => await this.#commitNow(j, branch, opts))
+    this.#commits = run.then(() => {}, () => {})
+    return await run
+  }
+
+  async #commitNow (j: Journal, branch: BranchName, opts: MountCommitOptions): Promise<CommitInfo> {
     // everything written so far is part of the commit, even in files still open
-    for (const node of [...this.#nodes.values()]) await this.#syncNode(node)
-    const res = await this.#exclusive(async () => await commitStaged({
+    for (const node of new Set([...this.#handles.values()].flatMap(h => h.kind === 'node' && h.node.rel !== undefined ? [h.node] : []))) await this.#syncNode(node)
+    // Sealing does not change the view, so namespace changes may run during the remote calls;
+    // only the re-pin below must not interleave with them (they decide tombstones by the base).
+    const res = await commitStaged({
       remote: this.#remote,
       repo: this.#identity.repo,
       branch,
@@ -866,21 +876,28 @@ class Session implements MountSession, FsCore {
       objectPath: (rel) => this.#base.objectPath(rel),
       baseHasFile: async (rel) => await this.#baseHasFileAt(j.sealed?.base ?? this.#base.commit, rel),
       streamOf: (stat) => this.#cache.stream({ remote: this.#remote, repo: this.#identity.repo, stat }),
-    }))
-    // re-pin first, then forget the sealed set: the new commit holds what the set held
-    this.#base = new BaseView(this.#remote, this.#identity.repo, res.commit.id, this.#prefix)
-    if (res.branch !== branch) {
-      // the mount follows the branch it committed to (its base is now that branch's head)
-      this.#identity = { ...this.#identity, ref: res.branch as string as RefExpr, branch: res.branch }
-    }
-    const keepDirs: Array<[string, StagedEntry]> = []
-    for (const [p, e] of res.sealed.entries) if (e.t === 'dir' && j.get(p) === e) keepDirs.push([p, e])
-    await j.dropSealed()
-    await j.setBase(res.commit.id)
-    // explicit empty directories are not stored by commits: keep them staged locally
-    if (keepDirs.length > 0) await this.#record(keepDirs.filter(([p]) => j.get(p) === undefined))
-    await j.gcData(new Set([...this.#nodes.values()].map(n => n.data)))
+    })
+    await this.#exclusive(async () => {
+      // explicit empty directories are not stored by commits: keep them staged locally
+      const keepDirs: Array<[string, StagedEntry]> = []
+      for (const [p, e] of res.sealed.entries) if (e.t === 'dir' && j.get(p) === e) keepDirs.push([p, e])
+      if (keepDirs.length > 0) await this.#record(keepDirs)
+      // re-pin first, then forget the sealed set: the new commit holds what the set held
+      this.#base = new BaseView(this.#remote, this.#identity.repo, res.commit.id, this.#prefix)
+      if (res.branch !== branch) {
+        // the mount follows the branch it committed to (its base is now that branch's head)
+        this.#identity = { ...this.#identity, ref: res.branch as string as RefExpr, branch: res.branch }
+      }
+      await j.dropSealed()
+      await j.setBase(res.commit.id)
+    })
+    await j.gcData(this.#liveData())
     return res.commit
+  }
+
+  /** data files of open handles (also of unlinked files still open) */
+  #liveData (): Set<string> {
+    return new Set([...this.#handles.values()].flatMap(h => h.kind === 'node' ? [h.node.data] : []))
   }
 
   async #baseHasFileAt (commit: CommitId, rel: string): Promise<boolean> {
@@ -901,7 +918,7 @@ class Session implements MountSession, FsCore {
       await j.discard()
       for (const rel of [...this.#nodes.keys()]) this.#detach(rel)
       this.#children.clear()
-      await j.gcData(new Set([...this.#handles.values()].flatMap(h => h.kind === 'node' ? [h.node.data] : [])))
+      await j.gcData(this.#liveData())
     })
   }
 

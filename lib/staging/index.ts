@@ -100,12 +100,10 @@ export class Journal {
       for (const seg of manifest.sealed.segments) await j.#replay(seg, j.#sealed)
     }
     for (const seg of manifest.active) await j.#replay(seg, j.#active)
-    // always start a fresh segment: the last one may end with a torn line
-    const seg = newSegmentName()
-    j.#fh = await open(join(dir, 'journal', seg), 'a')
-    manifest.active.push(seg)
-    await j.#writeManifest()
-    const named = new Set([...manifest.active, ...(manifest.sealed?.segments ?? [])])
+    // always start a fresh segment (the last one may end with a torn line), compacting the
+    // active records into it so the journal does not grow across restarts
+    await j.#compact(false)
+    const named = new Set([...j.#manifest.active, ...(j.#manifest.sealed?.segments ?? [])])
     for (const f of await readdir(join(dir, 'journal'))) if (!named.has(f)) await rm(join(dir, 'journal', f), { force: true })
     return j
   }

@@ -206,3 +206,44 @@ t.test('SIGKILL of a writer loses nothing closed or fsynced', async t => {
   t.equal((await readRemote(remote, c.id, 'closed.txt')).toString(), 'closed data')
   t.equal((await readRemote(remote, c.id, 'train-moved/dog/001.bin')).length, sampleFile('train/dog/001.bin').data.length)
 })
+
+t.test('commit: writes and namespace changes continue while the remote commits', async t => {
+  const m = await openCoreMount({ write: true, wrap: r => new FaultyRemote(r) })
+  t.teardown(m.close)
+  const faulty = m.remote as FaultyRemote
+  const d = new CoreDriver(m.session.fs)
+  await d.writeFile('a.txt', Buffer.from('A'))
+  faulty.inject({ method: 'commitChanges', mode: 'slow', latencyMs: 300 })
+  const committing = m.session.commit({ message: 'slow' })
+  let committed = false
+  void committing.then(() => { committed = true }, () => {})
+  await new Promise(resolve => setTimeout(resolve, 50))
+  // all of these finish while the commit is still waiting on the remote
+  await d.writeFile('b.txt', Buffer.from('B'))
+  await d.unlink('a.txt')
+  await d.mkdir('later')
+  t.notOk(committed, 'namespace changes did not wait for the commit')
+  const c = await committing
+  t.equal((await readRemote(m.remote, c.id, 'a.txt')).toString(), 'A', 'the commit has what was sealed')
+  await t.rejects(m.remote.statObject(repo, c.id, 'b.txt' as ObjectPath))
+  await t.rejects(d.stat('a.txt'), { code: 'ENOENT' }, 'the unlink made during the commit holds after the re-pin')
+  t.equal((await d.readFile('b.txt')).toString(), 'B')
+  t.same((await m.session.diff()).map(e => `${e.type} ${e.path}`), ['removed a.txt', 'added b.txt'])
+})
+
+t.test('prefetch fills the cache; later reads need no remote call; stats count them', async t => {
+  const m = await openCoreMount({ write: false, wrap: r => new FaultyRemote(r) })
+  t.teardown(m.close)
+  const faulty = m.remote as FaultyRemote
+  const progress: number[] = []
+  const r = await m.session.prefetch('/train', (done) => { progress.push(done) })
+  t.equal(r.files, 3)
+  t.equal(r.bytes, (100 + 4 + 70) * 1024)
+  t.same(progress.sort(), [1, 2, 3])
+  const before = faulty.callCount('readRange')
+  const d = new CoreDriver(m.session.fs)
+  t.ok((await d.readFile('train/dog/001.bin')).equals(sampleFile('train/dog/001.bin').data))
+  t.equal(faulty.callCount('readRange'), before, 'served from the cache')
+  const st = m.session.stats()
+  t.ok(st.cacheHits >= 1 && st.bytesFetched >= r.bytes && st.reads >= 1)
+})
