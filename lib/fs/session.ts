@@ -296,13 +296,16 @@ class Session implements MountSession, FsCore {
 
   // ---------------------------------------------------------------- metadata
 
+  /** also throws ENOENT synchronously for a path known to be absent (the FUSE adapter catches it) */
   getattrSync (path: string): Attr | undefined {
     const rel = relOf(path)
     if (rel === CONTROL_FILE) return { ...this.#attrFile(this.#controlData().length, this.#openedMs), mode: S_IFREG | 0o444 }
     const node = this.#nodes.get(rel)
     if (node !== undefined) return this.#attrFile(node.size, node.mtime)
     const r = this.#resolveSync(rel)
-    if (r === undefined || r === null) return undefined
+    if (r === undefined) return undefined
+    // a path known to be absent is answered from memory too (negative lookups are frequent)
+    if (r === null) throw errno('ENOENT', `/${rel} does not exist`)
     return this.#attrOf(rel, r)
   }
 

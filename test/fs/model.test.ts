@@ -33,7 +33,7 @@ interface Model {
   others: number
 }
 
-interface Real { session: MountSession, d: CoreDriver, remote: Remote }
+interface Real { session: MountSession, d: CoreDriver, remote: Remote, reopen: () => Promise<void> }
 
 const parentOf = (p: string): string => p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : ''
 
@@ -319,6 +319,23 @@ class OtherWriter extends Cmd {
   toString (): string { return `other(${this.kind}, ${this.pick})` }
 }
 
+/** the daemon restarts: the session is closed and reopened from its state directory */
+class Reopen extends Cmd {
+  async apply (m: Model, r: Real): Promise<void> {
+    const before = r.session.pinnedCommit()
+    await r.reopen()
+    if (r.session.pinnedCommit() !== before) {
+      // nothing was staged, so the new session pinned the branch head
+      m.base = new Map(m.head)
+      m.files = new Map(m.head)
+      m.touched = new Set()
+      if (m.dirs.size > 0) throw new Error('re-pinned although explicit directories were staged')
+    }
+  }
+
+  toString (): string { return 'reopen()' }
+}
+
 const pathArb = fc.array(fc.constantFrom(...SEGMENTS), { minLength: 1, maxLength: 3 }).map(s => s.join('/'))
 const dataArb = fc.string({ maxLength: 12 })
 const commands = [
@@ -330,6 +347,7 @@ const commands = [
   pathArb.map(p => new Rmdir(p)),
   fc.tuple(pathArb, pathArb).map(([a, b]) => new Rename(a, b)),
   fc.constant(null).map(() => new Commit()),
+  fc.constant(null).map(() => new Reopen()),
   fc.tuple(fc.constantFrom<'change' | 'delete' | 'add'>('change', 'delete', 'add'), fc.nat(10)).map(([k, i]) => new OtherWriter(k, i)),
 ]
 
@@ -342,12 +360,23 @@ async function setup (): Promise<Env> {
   const head = await remote.resolveRef(repo, 'main')
   await remote.commitChanges(repo, main, Object.entries(INITIAL).map(([p, s]) => ({ op: 'put' as const, path: p as ObjectPath, content: { kind: 'buffer' as const, data: Buffer.from(s) } })), { base: head, message: 'initial' })
   const cache = await ContentCache.open({ dir: join(dir, 'cache'), maxBytes: 1 << 24, chunkSize: 8 })
-  const session = await openMountSession({ remote, repo, ref: refExpr('main'), write: true, cache, stateDir: join(dir, 'state') })
+  const open = async (): Promise<MountSession> => await openMountSession({ remote, repo, ref: refExpr('main'), write: true, cache, stateDir: join(dir, 'state') })
+  const session = await open()
   const files = new Map(Object.entries(INITIAL).map(([p, s]) => [p, Buffer.from(s)]))
+  const real: Real = {
+    session,
+    d: new CoreDriver(session.fs),
+    remote,
+    reopen: async () => {
+      await real.session.close()
+      real.session = await open()
+      real.d = new CoreDriver(real.session.fs)
+    },
+  }
   return {
-    real: { session, d: new CoreDriver(session.fs), remote },
+    real,
     model: { files, dirs: new Set(), base: new Map(files), head: new Map(files), touched: new Set(), others: 0 },
-    close: async () => { await session.close(); await cache.close(); await remote.close(); await rm(dir, { recursive: true, force: true }) },
+    close: async () => { await real.session.close(); await cache.close(); await remote.close(); await rm(dir, { recursive: true, force: true }) },
   }
 }
 
