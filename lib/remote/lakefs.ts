@@ -822,11 +822,11 @@ function multipartOf (content: Content, contentType: string): { body: Readable, 
   const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="content"; filename="content"\r\nContent-Type: ${safeType}\r\n\r\n`)
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`)
   const inner = bodyOf(content)
+  // never yield an empty chunk: undici then waits forever for the declared Content-Length
   async function * parts (): AsyncGenerator<Buffer> {
     yield head
     const b = inner.body
-    if (Buffer.isBuffer(b)) yield b
-    else for await (const chunk of b as AsyncIterable<Buffer>) yield chunk
+    if (Buffer.isBuffer(b)) { if (b.length > 0) yield b } else for await (const chunk of b as AsyncIterable<Buffer>) if (chunk.length > 0) yield chunk
     yield tail
   }
   const out: { body: Readable, length?: number, contentType: string } = { body: Readable.from(parts()), contentType: `multipart/form-data; boundary=${boundary}` }

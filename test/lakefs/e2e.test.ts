@@ -67,6 +67,13 @@ t.test('the lakeFS client against lk-mount serve, checked against the spec', asy
   t.equal(s2.size, big.length)
   await client.putObject(repo, B('main'), P('train/sub/c.txt'), { kind: 'stream', stream: Readable.from([Buffer.from('str'), Buffer.from('eam')]) })
   await client.putObject(repo, B('main'), P('val/d.txt'), buf('d'))
+  // regression (found by the conformance suite): an empty body used to hang the upload
+  const emptyFile = join(dir, 'empty')
+  await writeFile(emptyFile, '')
+  t.equal((await client.putObject(repo, B('main'), P('empty/buffer'), { kind: 'buffer', data: Buffer.alloc(0) })).size, 0)
+  t.equal((await client.putObject(repo, B('main'), P('empty/file'), { kind: 'file', file: emptyFile, size: 0, sha256: createHash('sha256').digest('hex') })).size, 0)
+  t.equal((await client.putObject(repo, B('main'), P('empty/stream'), { kind: 'stream', stream: Readable.from([Buffer.alloc(0)]) })).size, 0)
+  await client.deleteObjects(repo, B('main'), [P('empty/buffer'), P('empty/file'), P('empty/stream')])
 
   // staged changes are visible by the branch
   const staged = await client.diffStaged(repo, B('main'))
