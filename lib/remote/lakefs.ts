@@ -22,6 +22,7 @@ import type { components } from '../lakefs-api/schema.js'
 import { type ErrorCode, LkError } from '../core/errors.js'
 import { type BranchName, type Checksum, type CommitId, type ObjectPath, type RefExpr, type RepoName, type TagName, branchName, commitId, isCommitId, objectPath, pathPrefix, repoName } from '../core/ids.js'
 import { type Logger, silentLogger } from '../core/log.js'
+import type { LakefsConfig } from './lakefs-config.js'
 import type { Change, CommitChangesOptions, CommitInfo, CommitOptions, Content, DiffEntry, DiffOptions, DiffPage, ListEntry, ListOptions, ListPage, MergeOptions, MergeResult, Metadata, ObjectStat, PutOptions, RefInfo, Remote, RepoInfo, ResetTarget } from './types.js'
 
 type S = components['schemas']
@@ -135,6 +136,11 @@ export class LakefsRemote implements Remote {
       })
     }
     this.description = `lakeFS ${this.#base} (access key ${opts.accessKeyId}${opts.s3 === undefined ? '' : ', direct S3 data path'})`
+  }
+
+  /** a client for a resolved lakectl-style configuration (lakefs-config.ts), plus tuning */
+  static fromConfig (c: LakefsConfig, opts: Omit<LakefsRemoteOptions, 'endpoint' | 'accessKeyId' | 'secretAccessKey'> = {}): LakefsRemote {
+    return new LakefsRemote({ ...opts, endpoint: c.endpoint, accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey })
   }
 
   // ---------------------------------------------------------------------------------------------

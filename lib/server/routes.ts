@@ -348,6 +348,7 @@ export function routes (d: Deps): Handler[] {
     for (const unsupported of ['objects', 'prefixes', 'since', 'stop_at']) {
       if (c.query.getAll(unsupported).some(v => v !== '')) throw new LkError('LK_UNSUPPORTED', `log filter "${unsupported}" is not supported by lk-mount serve`)
     }
+    if (boolOf(c.query, 'first_parent')) throw new LkError('LK_UNSUPPORTED', 'log --first-parent is not supported by lk-mount serve')
     const after = c.query.get('after') ?? ''
     const amount = amountOf(c.query)
     const results: S['Commit'][] = []

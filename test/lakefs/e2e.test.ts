@@ -183,6 +183,15 @@ t.test('the lakeFS client against lk-mount serve, checked against the spec', asy
   t.equal((conflict as LkError).code, 'LK_CONFLICT')
   t.same((conflict as LkError).details?.conflicts, ['other/e.txt'])
   t.same((await client.diffStaged(repo, B('main'))).entries, [], 'a refused commitChanges leaves nothing staged')
+  // someone else's uncommitted changes on the branch: refused, theirs untouched
+  await client.putObject(repo, B('main'), P('foreign/staged.txt'), buf('not mine'))
+  const headNow = await client.resolveRef(repo, 'main')
+  const foreign = await client.commitChanges(repo, B('main'), [{ op: 'put', path: P('out/mine.txt'), content: buf('mine') }], { base: headNow, message: 'mine' }).catch((e: unknown) => e)
+  t.equal((foreign as LkError).code, 'LK_CONFLICT')
+  t.equal((foreign as LkError).details?.staged, true)
+  t.same((await client.diffStaged(repo, B('main'))).entries.map(e => e.path), ['foreign/staged.txt'], 'their staged change is still there, ours was never staged')
+  await client.resetBranch(repo, B('main'), { type: 'prefix', path: P('foreign/') })
+  t.same((await client.diffStaged(repo, B('main'))).entries, [], 'prefix reset')
 
   // reset all, delete tag and branch, unknown names
   await client.putObject(repo, B('main'), P('tmp/x'), buf('x'))

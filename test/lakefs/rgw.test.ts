@@ -69,6 +69,10 @@ t.test('blobs on RGW: presigned reads and writes through the lakeFS client', { s
   t.equal(small?.type, 'object')
   if (small?.type === 'object') t.equal((await client.readRange(repo, small.stat, 0, 100)).toString(), 'small', 'listing entries carry presigned URLs too')
   t.notOk(proxy.operations.has('getObject'), 'no read went through the API')
+  // getObject?presign=true redirects to the bucket, as lakeFS does
+  const redirect = await fetch(`${server.endpoint}/repositories/on-rgw/refs/${commit.id}/objects?path=data/small.txt&presign=true`, { headers: { authorization: 'Basic ' + Buffer.from(`${AK}:${SK}`).toString('base64') }, redirect: 'manual' })
+  t.equal(redirect.status, 302)
+  t.equal(await (await fetch(redirect.headers.get('location') ?? '')).text(), 'small', 'the Location serves the object')
 
   // a forged staging address is refused (the server only links what it handed out)
   const forged = await fetch(`${server.endpoint}/repositories/on-rgw/branches/main/staging/backing?path=x`, {
