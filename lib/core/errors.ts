@@ -58,6 +58,7 @@ export const CATALOGUE = {
   LK_READ_ONLY_MOUNT: { exit: 2, errno: 'EROFS', retryable: false, hint: 'The mount is read-only; remount a branch with --write to change it.' },
   LK_DAEMON_UNAVAILABLE: { exit: 8, errno: 'ECONNREFUSED', retryable: true, hint: 'No daemon answers on the control socket; start it with `lk-mount daemon` (or drop --no-spawn).' },
   LK_DAEMON_VERSION: { exit: 8, errno: 'EPROTO', retryable: false, hint: 'The running daemon speaks another protocol version; stop it with `lk-mount daemon stop` and run the command again.' },
+  LK_PROTOCOL: { exit: 8, errno: 'EPROTO', retryable: false, hint: 'A control message was malformed; make sure the CLI and the daemon come from the same lk-mount installation.' },
   LK_DAEMON_RUNNING: { exit: 8, errno: 'EBUSY', retryable: false, hint: 'A daemon already answers on this control socket; stop it with `lk-mount daemon stop` first.' },
   LK_UNSUPPORTED: { exit: 2, errno: 'ENOTSUP', retryable: false, hint: 'lk-mount cannot store this (symlinks, hard links, devices, permissions); see docs/SEMANTICS.md.' },
   LK_INTERNAL: { exit: 1, errno: 'EIO', retryable: false, hint: 'An unexpected error; the daemon log has the details. Please report it with that log.' },
