@@ -49,6 +49,7 @@ export const CATALOGUE = {
   LK_REMOTE_TIMEOUT: { exit: 5, errno: 'ETIMEDOUT', retryable: true, hint: 'The server took too long to answer; check the network or raise --timeout, then retry.' },
   LK_CREDENTIALS: { exit: 6, errno: 'EACCES', retryable: false, hint: 'The access key or secret was refused; check the credentials given by flags, LAKECTL_* variables or ~/.lakectl.yaml.' },
   LK_PERMISSION: { exit: 6, errno: 'EACCES', retryable: false, hint: 'The credentials are valid but not allowed this operation; ask an administrator for the permission.' },
+  LK_BUCKET_NOT_FOUND: { exit: 3, errno: 'ENOENT', retryable: false, hint: 'The object-store bucket named in --blobs s3://<bucket>/<prefix> does not exist; create it or fix the name.' },
   LK_NO_SPACE: { exit: 7, errno: 'ENOSPC', retryable: false, hint: 'The local disk is full; free space or lower --cache-size. Staged changes are kept.' },
   LK_MOUNTPOINT_BUSY: { exit: 7, errno: 'EBUSY', retryable: false, hint: 'Something is already mounted there; unmount it first (`lk-mount umount <mountpoint>`) or pick another directory.' },
   LK_MOUNTPOINT_NOT_EMPTY: { exit: 7, errno: 'ENOTEMPTY', retryable: false, hint: 'Mount points must be empty directories; pick an empty or new directory.' },
