@@ -50,7 +50,10 @@ export class MemFs implements FsCore {
       if (!this.#nodes.has(dir)) this.#nodes.set(dir, this.#node(true))
     }
     const node = this.#node(false)
-    node.data = Buffer.from(data)
+    // an owned ArrayBuffer: write() grows into spare capacity, which must not be Node's shared pool
+    const src = Buffer.from(data)
+    node.data = Buffer.alloc(src.length)
+    src.copy(node.data)
     this.#nodes.set('/' + parts.join('/'), node)
   }
 
@@ -151,10 +154,15 @@ export class MemFs implements FsCore {
     this.#writable()
     this.handlesSeen.add(fh)
     const n = this.#file(path)
-    if (pos + len > n.data.length) {
-      const grown = Buffer.alloc(pos + len)
-      n.data.copy(grown)
-      n.data = grown
+    const end = pos + len
+    if (end > n.data.length) {
+      // grow geometrically into spare capacity so a sequential writer is not quadratic
+      if (end > n.data.buffer.byteLength - n.data.byteOffset) {
+        const grown = Buffer.alloc(Math.max(end, n.data.length * 2))
+        n.data.copy(grown)
+        n.data = grown.subarray(0, n.data.length)
+      }
+      n.data = Buffer.from(n.data.buffer, n.data.byteOffset, end)
     }
     data.copy(n.data, pos)
     n.mtime = Date.now()
