@@ -352,6 +352,9 @@ export const mountFuse: MountFuse = async (core, mountpointIn, opts) => {
     timeout: opts.handlerTimeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS,
     // a stale mount left here by a crashed daemon (ENOTCONN) is detached before mounting
     force: true,
+    // a fusermount helper unmounts when this process dies (kill -9, crash), so a dead daemon
+    // leaves an empty directory rather than a mount point that answers ENOTCONN to everything
+    autoUnmount: true,
     mkdir: false,
     fsname: fsnameOption(opts, readOnly),
     subtype: 'lk-mount',
