@@ -52,6 +52,9 @@ const SYSTEM_XATTR = /^(security|system|trusted)\./
  * turns them into 1073 ms: treat that instant as "now". */
 const UTIME_SPECIAL_MS = 1073
 
+/** Linux ENOSYS: only ever sent on purpose, never mapped from the core (see errno.ts) */
+const ENOSYS_SWITCHES_TO_NO_OPEN = 38
+
 const DEBUG_ERRNOS = new Set<number>([ERRNO.ENOENT, ERRNO.ENODATA, ERRNO.EEXIST, ERRNO.ENOTEMPTY])
 
 // --- unmounting ---------------------------------------------------------------------------
@@ -147,12 +150,14 @@ class Handlers {
   readonly #log: Logger
   readonly #readOnly: boolean
   readonly #noOpen: boolean
+  readonly #xattrs: boolean
 
-  constructor (core: FsCore, log: Logger, readOnly: boolean, noOpen: boolean) {
+  constructor (core: FsCore, log: Logger, flags: { readOnly: boolean, noOpen: boolean, xattrs: boolean }) {
     this.#core = core
     this.#log = log
-    this.#readOnly = readOnly
-    this.#noOpen = noOpen
+    this.#readOnly = flags.readOnly
+    this.#noOpen = flags.noOpen
+    this.#xattrs = flags.xattrs
   }
 
   /** errno for a thrown value, logged when it became EIO (an error the table does not know) */
@@ -231,10 +236,15 @@ class Handlers {
         this.#call('statfs', path, () => core.statfs(path), st => { cb(0, st) }, cb)
       },
     }
+    if (!this.#xattrs) {
+      // unregistered: libfuse answers ENOSYS in C and the kernel stops sending xattr requests
+      delete ro.getxattr
+      delete ro.listxattr
+    }
     if (this.#noOpen) {
       // ENOSYS from OPEN switches the connection to no-open: no OPEN/RELEASE for any file of this
       // mount again, reads carry fh 0 (FsCore.read resolves the path itself).
-      ro.open = (_path, _flags, cb) => { cb(-38) }
+      ro.open = (_path, _flags, cb) => { cb(-ENOSYS_SWITCHES_TO_NO_OPEN) }
     } else {
       ro.open = (path, flags, cb) => {
         this.#call('open', path, () => core.open(path, flags), fh => { cb(0, fh) }, cb)
@@ -246,7 +256,7 @@ class Handlers {
     if (this.#readOnly) return ro
 
     const done = (cb: (code: number) => void) => () => { cb(0) }
-    return {
+    const rw: FuseOps = {
       ...ro,
       create: (path, mode, cb) => {
         // fuse-native does not forward create's open flags; the kernel has already applied
@@ -298,6 +308,11 @@ class Handlers {
         this.#call('removexattr', path, () => core.removexattr(path, name), done(cb), cb)
       },
     }
+    if (!this.#xattrs) {
+      delete rw.setxattr
+      delete rw.removexattr
+    }
+    return rw
   }
 }
 
@@ -348,7 +363,7 @@ export const mountFuse: MountFuse = async (core, mountpointIn, opts) => {
   const noOpen = readOnly && (opts.noOpen ?? true)
   const timeoutSec = opts.attrTimeoutSec ?? (opts.immutable ? IMMUTABLE_TIMEOUT_SEC : undefined)
 
-  const fuse = new Fuse(mountpoint, new Handlers(core, log, readOnly, noOpen).ops(), {
+  const fuse = new Fuse(mountpoint, new Handlers(core, log, { readOnly, noOpen, xattrs: opts.xattrs ?? true }).ops(), {
     timeout: opts.handlerTimeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS,
     // a stale mount left here by a crashed daemon (ENOTCONN) is detached before mounting
     force: true,

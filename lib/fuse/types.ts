@@ -25,6 +25,12 @@ export interface FuseOptions {
    * ("no-open"); reads then carry fh 0. Defaults to true when the mount is read-only.
    */
   noOpen?: boolean
+  /**
+   * serve extended attributes (user.* metadata, the root's commit id). Default true. With false
+   * the first xattr request answers ENOSYS and the kernel stops asking: `ls -l` then costs no
+   * round trip per entry for the security.selinux / system.posix_acl_access probes it makes.
+   */
+  xattrs?: boolean
 }
 
 export interface FuseMount {
