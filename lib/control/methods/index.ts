@@ -47,3 +47,6 @@ export type { MethodDef } from './define.js'
 export type { DaemonStatus, MethodHelp } from './daemon.js'
 export type { ImportResult } from './data.js'
 export type { MountParams } from './mounts.js'
+// the shapes of results, for clients (the CLI may import only lib/control and lib/core)
+export type { CommitInfo, DiffEntry, ListEntry, RefInfo, RepoInfo, MergeResult } from '../../remote/types.js'
+export type { MountStatus, CacheStatus } from '../../manager/types.js'
