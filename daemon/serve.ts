@@ -10,11 +10,11 @@
 // in `ps`), LK_SERVE_SECRET_ACCESS_KEY; S3 credentials from AWS_ACCESS_KEY_ID /
 // AWS_SECRET_ACCESS_KEY. None of them is ever logged.
 
-import { homedir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import yargs from 'yargs'
 import { LkError, toLkError } from '../lib/core/errors.js'
+import { daemonPaths } from '../lib/control/paths.js'
 import { createLogger, type Logger } from '../lib/core/log.js'
 import { LocalRemote } from '../lib/remote/local.js'
 import { S3BlobStore, parseS3Uri } from '../lib/store/blobs-s3.js'
@@ -47,7 +47,8 @@ export function parseServeArgs (argv: string[], env: Record<string, string | und
     parsed = yargs(argv)
       .scriptName('lk-mount serve')
       .usage(SERVE_USAGE)
-      .option('store', { type: 'string', describe: 'store directory (default $LK_MOUNT_HOME/store, LK_MOUNT_HOME defaults to ~/.lk-mount)' })
+      .option('store', { type: 'string', describe: 'store directory (default $LK_MOUNT_HOME/store, as the daemon)' })
+      .option('system', { type: 'boolean', default: false, describe: 'default store of the system service (/var/lib/lk-mount/store)' })
       .option('listen', { type: 'string', default: '127.0.0.1:8000', describe: 'address to listen on (port 0 picks a free one)' })
       .option('access-key-id', { type: 'string', describe: 'access key id clients must present (or LK_SERVE_ACCESS_KEY_ID)' })
       .option('secret-access-key', { type: 'string', describe: 'secret clients must present (prefer LK_SERVE_SECRET_ACCESS_KEY)' })
@@ -71,9 +72,9 @@ export function parseServeArgs (argv: string[], env: Record<string, string | und
   if (accessKeyId === undefined || accessKeyId === '' || secretAccessKey === undefined || secretAccessKey === '') {
     throw new LkError('LK_USAGE', 'lk-mount serve needs credentials for its clients: --access-key-id and LK_SERVE_SECRET_ACCESS_KEY (or --secret-access-key)')
   }
-  const home = env.LK_MOUNT_HOME ?? join(env.HOME ?? homedir(), '.lk-mount')
   const out: ServeArgs = {
-    store: resolve(s('store') ?? join(home, 'store')),
+    // the daemon's default store, so `lk-mount serve` shares what local mounts see
+    store: resolve(s('store') ?? daemonPaths({ env: env as NodeJS.ProcessEnv, system: parsed.system === true }).store),
     listen: s('listen') ?? '127.0.0.1:8000',
     accessKeyId,
     secretAccessKey,

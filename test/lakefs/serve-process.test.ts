@@ -12,12 +12,13 @@ import { LakefsRemote } from '../../lib/remote/lakefs.js'
 import { B, P, R, buf, codeOf } from '../support/store.js'
 
 const SERVE = fileURLToPath(new URL('../../daemon/serve.js', import.meta.url))
+const CLI = fileURLToPath(new URL('../../cli/main.js', import.meta.url))
 const SECRET = 'process-secret-never-printed'
 
 t.test('parseServeArgs', async t => {
   const env = { HOME: '/home/u', LK_SERVE_SECRET_ACCESS_KEY: 'sk' }
   const a = parseServeArgs(['--access-key-id', 'AK'], env)
-  t.same(a, { store: '/home/u/.lk-mount/store', listen: '127.0.0.1:8000', accessKeyId: 'AK', secretAccessKey: 'sk', presignExpirySeconds: 900 })
+  t.same(a, { store: '/home/u/.local/share/lk-mount/store', listen: '127.0.0.1:8000', accessKeyId: 'AK', secretAccessKey: 'sk', presignExpirySeconds: 900 })
   const b = parseServeArgs(['--store', '/srv/s', '--listen', '0.0.0.0:9000', '--access-key-id', 'AK', '--secret-access-key', 'x', '--blobs', 's3://bucket/p', '--s3-endpoint', 'http://h:7480'], {})
   t.equal(b.store, '/srv/s')
   t.equal(b.secretAccessKey, 'x')
@@ -31,9 +32,9 @@ t.test('parseServeArgs', async t => {
 
 interface Proc { child: ChildProcess, url: string, output: () => string, exited: Promise<number | null> }
 
-async function serve (store: string): Promise<Proc> {
-  const child = spawn(process.execPath, [SERVE, '--store', store, '--listen', '127.0.0.1:0', '--access-key-id', 'AKPROC'], {
-    env: { ...process.env, LK_SERVE_SECRET_ACCESS_KEY: SECRET, LK_MOUNT_LOG_LEVEL: 'debug' },
+async function serve (store: string, entry: string[] = [SERVE]): Promise<Proc> {
+  const child = spawn(process.execPath, [...entry, '--store', store, '--listen', '127.0.0.1:0', '--access-key-id', 'AKPROC'], {
+    env: { ...process.env, LK_SERVE_SECRET_ACCESS_KEY: SECRET, LK_MOUNT_LOG_LEVEL: 'debug', LK_MOUNT_HOME: join(store, '..', 'home') },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let out = ''
@@ -74,14 +75,16 @@ t.test('serve as a process: traffic, SIGTERM, restart on the same store', async 
   t.notMatch(first.output(), SECRET, 'the secret never appears in the output')
   t.match(first.output(), /"status":201/, 'requests are logged (debug)')
 
-  const second = await serve(store)
+  // the second run goes through the CLI: `lk-mount serve` runs the same entry in the foreground
+  const second = await serve(store, [CLI, 'serve'])
   t.teardown(() => { if (second.child.exitCode === null) second.child.kill('SIGKILL') })
   const c2 = new LakefsRemote({ endpoint: second.url + '/api/v1', accessKeyId: 'AKPROC', secretAccessKey: SECRET })
   t.equal(await c2.resolveRef(R('proc-repo'), 'main'), commit.id, 'the commit survived the restart')
   const stat = await c2.statObject(R('proc-repo'), 'main', P('a.txt'))
   t.equal((await c2.readRange(R('proc-repo'), stat, 0, 100)).toString(), 'persisted')
   second.child.kill('SIGINT')
-  t.equal(await second.exited, 0, 'exits 0 on SIGINT')
+  t.equal(await second.exited, 0, 'the CLI forwards SIGINT and exits 0')
+  t.equal(await codeOf(c2.listRepos()), 'LK_REMOTE_UNAVAILABLE', 'and the server is gone with it')
 })
 
 t.test('serve refuses to start without credentials, with a usage exit code', async t => {
