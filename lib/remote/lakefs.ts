@@ -277,12 +277,25 @@ export class LakefsRemote implements Remote {
     }
   }
 
+  /** a JSON page, its shape checked: a proxy's HTML page or a truncated body is not a listing */
+  async #page<T extends { results: unknown[], pagination: S['Pagination'] }> (c: Call): Promise<T> {
+    const doc = await this.#json<T>(c)
+    const p = (doc as { pagination?: Partial<S['Pagination']> } | null)?.pagination
+    if (doc === null || typeof doc !== 'object' || !Array.isArray(doc.results) || p === null || typeof p !== 'object' || typeof p.has_more !== 'boolean' || (p.has_more && typeof p.next_offset !== 'string')) {
+      throw new LkError('LK_REMOTE_UNAVAILABLE', `lakeFS ${c.op}: the server answered something that is not a lakeFS page (is the endpoint a lakeFS server?)`)
+    }
+    for (const r of doc.results) {
+      if (r === null || typeof r !== 'object') throw new LkError('LK_REMOTE_UNAVAILABLE', `lakeFS ${c.op}: the server answered a page with a malformed entry`)
+    }
+    return doc
+  }
+
   /** follows lakeFS pagination to the end (lists of repos, branches, tags are small) */
   async #all<T> (op: string, path: string, notFound: ErrorCode, query: Record<string, string | undefined> = {}): Promise<T[]> {
     const out: T[] = []
     let after = ''
     for (;;) {
-      const page = await this.#json<{ results: T[], pagination: S['Pagination'] }>({ op, method: 'GET', path, query: { ...query, amount: MAX_PAGE, after: after === '' ? undefined : after }, ok: [200], notFound })
+      const page = await this.#page<{ results: T[], pagination: S['Pagination'] }>({ op, method: 'GET', path, query: { ...query, amount: MAX_PAGE, after: after === '' ? undefined : after }, ok: [200], notFound })
       out.push(...page.results)
       if (!page.pagination.has_more || page.pagination.next_offset === '' || page.pagination.next_offset === after) return out
       after = page.pagination.next_offset
@@ -342,6 +355,9 @@ export class LakefsRemote implements Remote {
 
   #stat (repo: RepoName, ref: string, o: S['ObjectStats'], prefix = ''): ObjectStat {
     const path = this.#validPath(o.path, prefix, false)
+    if (typeof o.checksum !== 'string' || typeof o.physical_address !== 'string' || (o.size_bytes !== undefined && (typeof o.size_bytes !== 'number' || o.size_bytes < 0))) {
+      throw new LkError('LK_REMOTE_UNAVAILABLE', `the lakeFS server answered malformed stats for ${path}`)
+    }
     const expiry = o.physical_address_expiry
     const stat: ObjectStat = {
       path,
@@ -358,6 +374,7 @@ export class LakefsRemote implements Remote {
 
   /** a path from the server: a valid ObjectPath under the requested prefix, or LK_BAD_PATH */
   #validPath (p: string, prefix: string, directory: boolean): ObjectPath {
+    if (typeof p !== 'string') throw new LkError('LK_BAD_PATH', `the lakeFS server returned an entry without a path (${typeof p})`)
     let path: ObjectPath
     try {
       path = objectPath(p, { allowDirectory: directory })
@@ -400,7 +417,7 @@ export class LakefsRemote implements Remote {
 
   async resolveRef (repo: RepoName, ref: RefExpr | string): Promise<CommitId> {
     // lakeFS has no "resolve" endpoint: the first entry of the ref's log is its commit
-    const page = await this.#json<S['CommitList']>({ op: `resolve ${ref}`, method: 'GET', path: `/repositories/${enc(repo)}/refs/${enc(ref)}/commits`, query: { amount: 1 }, ok: [200], notFound: 'LK_REF_NOT_FOUND' })
+    const page = await this.#page<S['CommitList']>({ op: `resolve ${ref}`, method: 'GET', path: `/repositories/${enc(repo)}/refs/${enc(ref)}/commits`, query: { amount: 1 }, ok: [200], notFound: 'LK_REF_NOT_FOUND' })
     const first = page.results[0]
     if (first === undefined) throw new LkError('LK_REF_NOT_FOUND', `lakeFS resolve ${ref}: the ref has no commits`)
     return commitId(first.id)
@@ -461,7 +478,7 @@ export class LakefsRemote implements Remote {
     let left = opts.amount ?? Infinity
     let after: string | undefined
     while (left > 0) {
-      const page = await this.#json<S['CommitList']>({ op: `log ${ref}`, method: 'GET', path: `/repositories/${enc(repo)}/refs/${enc(ref)}/commits`, query: { amount: Math.min(MAX_PAGE, left), after }, ok: [200], notFound: 'LK_REF_NOT_FOUND' })
+      const page = await this.#page<S['CommitList']>({ op: `log ${ref}`, method: 'GET', path: `/repositories/${enc(repo)}/refs/${enc(ref)}/commits`, query: { amount: Math.min(MAX_PAGE, left), after }, ok: [200], notFound: 'LK_REF_NOT_FOUND' })
       for (const c of page.results) {
         if (left-- <= 0) return
         yield this.#commit(c)
@@ -540,7 +557,7 @@ export class LakefsRemote implements Remote {
     const prefix = pathPrefix(opts.prefix ?? '')
     const presign = await this.#presign()
     const amount = Math.max(1, Math.min(MAX_PAGE, opts.amount ?? MAX_PAGE))
-    const page = await this.#json<S['ObjectStatsList']>({
+    const page = await this.#page<S['ObjectStatsList']>({
       op: `list ${prefix === '' ? '/' : prefix}`,
       method: 'GET',
       path: `/repositories/${enc(repo)}/refs/${enc(ref)}/objects/ls`,
@@ -752,12 +769,12 @@ export class LakefsRemote implements Remote {
 
   async diff (repo: RepoName, left: RefExpr | string, right: RefExpr | string, opts: DiffOptions = {}): Promise<DiffPage> {
     // two_dot: what differs between the two trees (lakeFS's default, three_dot, compares with the merge base)
-    const d = await this.#json<S['DiffList']>({ op: `diff ${left}..${right}`, method: 'GET', path: `/repositories/${enc(repo)}/refs/${enc(left)}/diff/${enc(right)}`, query: { ...this.#diffQuery(opts), type: 'two_dot' }, ok: [200], notFound: 'LK_REF_NOT_FOUND' })
+    const d = await this.#page<S['DiffList']>({ op: `diff ${left}..${right}`, method: 'GET', path: `/repositories/${enc(repo)}/refs/${enc(left)}/diff/${enc(right)}`, query: { ...this.#diffQuery(opts), type: 'two_dot' }, ok: [200], notFound: 'LK_REF_NOT_FOUND' })
     return this.#diffPage(d, opts.prefix ?? '')
   }
 
   async diffStaged (repo: RepoName, branch: BranchName, opts: DiffOptions = {}): Promise<DiffPage> {
-    const d = await this.#json<S['DiffList']>({ op: `diff of ${branch}`, method: 'GET', path: `/repositories/${enc(repo)}/branches/${enc(branch)}/diff`, query: this.#diffQuery(opts), ok: [200], notFound: 'LK_REF_NOT_FOUND' })
+    const d = await this.#page<S['DiffList']>({ op: `diff of ${branch}`, method: 'GET', path: `/repositories/${enc(repo)}/branches/${enc(branch)}/diff`, query: this.#diffQuery(opts), ok: [200], notFound: 'LK_REF_NOT_FOUND' })
     return this.#diffPage(d, opts.prefix ?? '')
   }
 

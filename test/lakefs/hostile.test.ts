@@ -238,3 +238,21 @@ t.test('presigned reads: straight to the object store without our credentials, r
   t.ok(store.requests.every(r => r.auth === undefined), 'the object store never saw the lakeFS Authorization header')
   t.ok(store.requests.length >= 3)
 })
+
+t.test('answers that are not lakeFS pages: a clear unavailable error, not a crash', async t => {
+  const answers: Array<[string, (res: ServerResponse) => void]> = [
+    ['an HTML login page', res => { res.writeHead(200, { 'content-type': 'text/html' }).end('<html>please log in</html>') }],
+    ['JSON without results', res => { json(res, 200, { message: 'hello' }) }],
+    ['a page whose entry is a string', res => { json(res, 200, page(['x'])) }],
+    ['an entry without a checksum', res => { json(res, 200, page([{ path: 'a', path_type: 'object', physical_address: 's3://b/a', mtime: 1 }])) }],
+  ]
+  for (const [what, answer] of answers) {
+    const s = await scripted((req, res) => {
+      if (req.url?.startsWith('/api/v1/config') === true) { json(res, 404, { message: 'no' }); return }
+      answer(res)
+    })
+    const c = new LakefsRemote({ endpoint: s.endpoint, accessKeyId: AK, secretAccessKey: SK })
+    t.equal(await codeOf(c.listObjects(R('repo'), 'main')), 'LK_REMOTE_UNAVAILABLE', what)
+    await s.close()
+  }
+})
