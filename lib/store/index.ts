@@ -1,5 +1,5 @@
 // The committed index of a commit: a sorted map `path -> Entry`, split into content-addressed
-// ranges (sorted runs of up to RANGE_TARGET entries) listed by a metarange, as graveler does.
+// ranges (sorted runs of about RANGE_TARGET entries) listed by a metarange, as graveler does.
 //
 // - A range file's name is the sha256 of its bytes, so identical ranges are stored once and a
 //   commit that touches few paths rewrites only the ranges those paths fall into; every other
@@ -22,6 +22,7 @@ import { LkError } from '../core/errors.js'
 import type { Metadata } from '../remote/types.js'
 import { createExclusive, isErrno, sha256Hex } from './fsutil.js'
 
+/** entries per range (the store's `rangeTarget` option overrides it, for tests) */
 export const RANGE_TARGET = 4096
 
 export interface Entry {
@@ -99,8 +100,11 @@ export class IndexFiles {
   readonly #metaranges: LRUCache<string, Metarange>
   readonly #madeDirs = new Set<string>()
 
-  constructor (dir: string, caches: { ranges: LRUCache<string, Entry[]>, metaranges: LRUCache<string, Metarange> }, opts: { fsync: boolean }) {
+  readonly rangeTarget: number
+
+  constructor (dir: string, caches: { ranges: LRUCache<string, Entry[]>, metaranges: LRUCache<string, Metarange> }, opts: { fsync: boolean, rangeTarget?: number }) {
     this.#dir = dir
+    this.rangeTarget = Math.max(2, opts.rangeTarget ?? RANGE_TARGET)
     this.#ranges = caches.ranges
     this.#metaranges = caches.metaranges
     this.#fsync = opts.fsync
@@ -302,7 +306,7 @@ export class OverlayCursor implements Cursor {
       const b = await this.#base.peek()
       const t = this.#top.peek()
       if (t === undefined) return b
-      const c = b === undefined ? 1 : compareKeys(t[0], b.path)
+      const c = b === undefined ? -1 : compareKeys(t[0], b.path)
       if (c > 0) return b
       if (c === 0) await this.#base.next()
       if (t[1] !== null) {
@@ -325,23 +329,24 @@ export class OverlayCursor implements Cursor {
 
 /**
  * Accumulates sorted entries into ranges, reusing untouched ranges whole. A range is cut at
- * RANGE_TARGET entries only once twice that many are buffered, so a range that grew by a few
+ * `rangeTarget` entries only once twice that many are buffered, so a range that grew by a few
  * entries is written as one slightly bigger range instead of a full one plus a tiny remainder
  * that would then have to be merged into (and so rewrite) every range after it.
  */
 class RangeWriter {
   readonly #files: IndexFiles
+  readonly #target: number
   readonly out: RangeRef[] = []
   buf: Entry[] = []
   written = 0
   reused = 0
-  constructor (files: IndexFiles) { this.#files = files }
+  constructor (files: IndexFiles) { this.#files = files; this.#target = files.rangeTarget }
 
   async add (e: Entry): Promise<void> {
     this.buf.push(e)
-    if (this.buf.length >= 2 * RANGE_TARGET) {
-      const head = this.buf.slice(0, RANGE_TARGET)
-      this.buf = this.buf.slice(RANGE_TARGET)
+    if (this.buf.length >= 2 * this.#target) {
+      const head = this.buf.slice(0, this.#target)
+      this.buf = this.buf.slice(this.#target)
       await this.#write(head)
     }
   }
@@ -360,7 +365,7 @@ class RangeWriter {
 
   /** at a boundary of the base: cut here unless what is buffered is too small to stand alone */
   async boundary (): Promise<void> {
-    if (this.buf.length >= RANGE_TARGET / 2) await this.flush()
+    if (this.buf.length >= this.#target / 2) await this.flush()
   }
 
   reuse (ref: RangeRef): void {
@@ -405,7 +410,7 @@ export async function applyChanges (files: IndexFiles, base: Metarange, changes:
     const next = await peek()
     const untouched = next === undefined || compareKeys(next.path, ref.max) > 0
     if (untouched && w.buf.length === 0) { w.reuse(ref); count += ref.count; continue }
-    if (untouched && w.buf.length >= RANGE_TARGET / 2) { await w.flush(); w.reuse(ref); count += ref.count; continue }
+    if (untouched && w.buf.length >= files.rangeTarget / 2) { await w.flush(); w.reuse(ref); count += ref.count; continue }
     // touched, or a small tail is buffered: merge the range (with the changes up to its max key
     // and those in the gap before it) into the buffer; a tail is folded in at most once
     const entries = await files.readRange(ref.id)

@@ -51,6 +51,10 @@ export interface StoreOptions {
   rangeCacheSize?: number
   /** CAS attempts before LK_REF_MOVED (default 40) */
   maxRetries?: number
+  /** entries per index range (default 4096); tests use tiny ranges to exercise range edges */
+  rangeTarget?: number
+  /** how long a staging commit waits for another one on the same branch before LK_LOCKED (default 60 s) */
+  commitWaitMs?: number
 }
 
 /**
@@ -151,6 +155,8 @@ export class Store {
   readonly #clock: Clock
   readonly #fsync: boolean
   readonly #maxRetries: number
+  readonly #rangeTarget: number | undefined
+  readonly #commitWaitMs: number
   readonly #rangeCache: LRUCache<string, Entry[]>
   readonly #metarangeCache = new LRUCache<string, Metarange>({ max: 64 })
   readonly #commitCache = new LRUCache<string, StoredCommit>({ max: 4096 })
@@ -163,6 +169,8 @@ export class Store {
     this.#clock = opts.clock ?? systemClock
     this.#fsync = opts.fsync ?? true
     this.#maxRetries = opts.maxRetries ?? 40
+    this.#rangeTarget = opts.rangeTarget
+    this.#commitWaitMs = opts.commitWaitMs ?? INFLIGHT_WAIT_MS
     this.#rangeCache = new LRUCache<string, Entry[]>({ max: opts.rangeCacheSize ?? 16 })
   }
 
@@ -180,7 +188,7 @@ export class Store {
     return {
       rec,
       dir,
-      index: new IndexFiles(path.join(dir, 'index'), { ranges: this.#rangeCache, metaranges: this.#metarangeCache }, fsync),
+      index: new IndexFiles(path.join(dir, 'index'), { ranges: this.#rangeCache, metaranges: this.#metarangeCache }, this.#rangeTarget === undefined ? fsync : { ...fsync, rangeTarget: this.#rangeTarget }),
       commits: new CommitFiles(path.join(dir, 'commits'), this.#commitCache, fsync),
       staging: new StagingArea(path.join(dir, 'staging'), fsync),
     }
@@ -459,7 +467,7 @@ export class Store {
     const ref = this.#branchRef(ctx, branch)
     // 1. seal: the current token joins the sealed list; new writes go to a fresh token
     const me: Inflight = { pid: process.pid, host: os.hostname(), at: Date.now(), nonce: randomName(8) }
-    const waitUntil = Date.now() + INFLIGHT_WAIT_MS
+    const waitUntil = Date.now() + this.#commitWaitMs
     for (let attempt = 0; ; attempt++) {
       const cur = await this.#requireBranch(ctx, branch)
       if (inflightAlive(cur.value.inflight)) {
