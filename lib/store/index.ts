@@ -342,13 +342,13 @@ class RangeWriter {
   reused = 0
   constructor (files: IndexFiles) { this.#files = files; this.#target = files.rangeTarget }
 
-  async add (e: Entry): Promise<void> {
+  /** returns a promise only when a range had to be written */
+  add (e: Entry): Promise<void> | undefined {
     this.buf.push(e)
-    if (this.buf.length >= 2 * this.#target) {
-      const head = this.buf.slice(0, this.#target)
-      this.buf = this.buf.slice(this.#target)
-      await this.#write(head)
-    }
+    if (this.buf.length < 2 * this.#target) return undefined
+    const head = this.buf.slice(0, this.#target)
+    this.buf = this.buf.slice(this.#target)
+    return this.#write(head)
   }
 
   async #write (entries: Entry[]): Promise<void> {
@@ -377,37 +377,43 @@ class RangeWriter {
 export interface ApplyResult { metarangeId: string, rangesWritten: number, rangesReused: number, count: number }
 
 /**
- * Applies a sorted stream of changes (strictly increasing paths) to a metarange and writes the
+ * Applies a sorted stream of change batches (strictly increasing paths) to a metarange and writes the
  * result. Ranges with no change up to their max key are reused by id; a small buffered tail is
  * merged into the next range instead of becoming a tiny range of its own.
  */
-export async function applyChanges (files: IndexFiles, base: Metarange, changes: AsyncIterable<IndexChange> | Iterable<IndexChange>): Promise<ApplyResult> {
-  const it = (Symbol.asyncIterator in changes ? changes[Symbol.asyncIterator]() : (changes as Iterable<IndexChange>)[Symbol.iterator]()) as AsyncIterator<IndexChange> | Iterator<IndexChange>
-  let pending: IndexChange | undefined
+export async function applyChanges (files: IndexFiles, base: Metarange, batches: AsyncIterable<IndexChange[]> | Iterable<IndexChange[]>): Promise<ApplyResult> {
+  // Changes come in batches and every step below awaits only when it must (a new batch, a
+  // range read or write): a million-entry commit must not cost several promises per entry.
+  const it = (Symbol.asyncIterator in batches ? batches[Symbol.asyncIterator]() : (batches as Iterable<IndexChange[]>)[Symbol.iterator]()) as AsyncIterator<IndexChange[]> | Iterator<IndexChange[]>
+  let batch: IndexChange[] = []
+  let bi = 0
   let done = false
   let lastPath: string | undefined
-  const peek = async (): Promise<IndexChange | undefined> => {
-    if (pending === undefined && !done) {
+  const refill = async (): Promise<IndexChange | undefined> => {
+    while (bi >= batch.length && !done) {
       const r = await it.next()
-      if (r.done === true) done = true
-      else {
-        if (lastPath !== undefined && compareKeys(r.value.path, lastPath) <= 0) {
-          throw new LkError('LK_USAGE', `changes are not sorted by path: ${JSON.stringify(r.value.path)} after ${JSON.stringify(lastPath)}`)
+      if (r.done === true) { done = true; break }
+      for (const c of r.value) {
+        if (lastPath !== undefined && compareKeys(c.path, lastPath) <= 0) {
+          throw new LkError('LK_USAGE', `changes are not sorted by path: ${JSON.stringify(c.path)} after ${JSON.stringify(lastPath)}`)
         }
-        lastPath = r.value.path
-        pending = r.value
+        lastPath = c.path
       }
+      batch = r.value
+      bi = 0
     }
-    return pending
+    return batch[bi]
   }
-  const take = (): void => { pending = undefined }
+  const peek = (): IndexChange | undefined | Promise<IndexChange | undefined> => (bi < batch.length ? batch[bi] : done ? undefined : refill())
+  const take = (): void => { bi++ }
 
   const w = new RangeWriter(files)
   let count = 0
-  const emit = async (e: Entry): Promise<void> => { count++; await w.add(e) }
+  const emit = (e: Entry): Promise<void> | undefined => { count++; return w.add(e) }
 
   for (const ref of base.ranges) {
-    const next = await peek()
+    let next = peek()
+    if (next instanceof Promise) next = await next
     const untouched = next === undefined || compareKeys(next.path, ref.max) > 0
     if (untouched && w.buf.length === 0) { w.reuse(ref); count += ref.count; continue }
     if (untouched && w.buf.length >= files.rangeTarget / 2) { await w.flush(); w.reuse(ref); count += ref.count; continue }
@@ -416,18 +422,22 @@ export async function applyChanges (files: IndexFiles, base: Metarange, changes:
     const entries = await files.readRange(ref.id)
     let i = 0
     for (;;) {
-      const c = await peek()
+      let c = peek()
+      if (c instanceof Promise) c = await c
       if (c === undefined || compareKeys(c.path, ref.max) > 0) break
-      while (i < entries.length && compareKeys(entries[i]!.path, c.path) < 0) await emit(entries[i++]!)
+      while (i < entries.length && compareKeys(entries[i]!.path, c.path) < 0) { const p = emit(entries[i++]!); if (p !== undefined) await p }
       if (i < entries.length && entries[i]!.path === c.path) i++
-      if (c.entry !== null) await emit(c.entry)
+      if (c.entry !== null) { const p = emit(c.entry); if (p !== undefined) await p }
       take()
     }
-    while (i < entries.length) await emit(entries[i++]!)
+    while (i < entries.length) { const p = emit(entries[i++]!); if (p !== undefined) await p }
     await w.boundary()
   }
-  for (let c = await peek(); c !== undefined; c = await peek()) {
-    if (c.entry !== null) await emit(c.entry)
+  for (;;) {
+    let c = peek()
+    if (c instanceof Promise) c = await c
+    if (c === undefined) break
+    if (c.entry !== null) { const p = emit(c.entry); if (p !== undefined) await p }
     take()
   }
   await w.flush()

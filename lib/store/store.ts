@@ -498,7 +498,7 @@ export class Store {
         const head = await ctx.commits.read(cur.value.commitId)
         const view = await ctx.staging.view([...cur.value.sealed].reverse())
         const changes: IndexChange[] = view.sorted().map(([p, e]) => ({ path: p, entry: e }))
-        const res = await applyChanges(ctx.index, await ctx.index.readMetarange(head.metaRangeId), changes)
+        const res = await applyChanges(ctx.index, await ctx.index.readMetarange(head.metaRangeId), [changes])
         crashPoint('commit-before-commit-record')
         built = { on: head.id, commit: await this.#writeCommit(ctx, [head], res.metarangeId, opts) }
       }
@@ -606,7 +606,7 @@ export class Store {
             })
           }
         }
-        const res = await applyChanges(ctx.index, await ctx.index.readMetarange(head.metaRangeId), sorted)
+        const res = await applyChanges(ctx.index, await ctx.index.readMetarange(head.metaRangeId), [sorted])
         built = { on: head.id, commit: await this.#writeCommit(ctx, [head], res.metarangeId, opts) }
       }
       crashPoint('changes-before-ref')
@@ -631,24 +631,45 @@ export class Store {
     let lastChecksum = ''
     const toChange = (e: BulkEntry): IndexChange => {
       if (!plainPath(e.path)) objectPath(e.path)
-      if (e.checksum !== lastChecksum && !/^[0-9a-f]{64}$/.test(e.checksum)) throw new LkError('LK_USAGE', `entry ${e.path}: checksum must be hex sha256`)
+      if (e.checksum !== lastChecksum && !/^[0-9a-f]{64}$/.test(String(e.checksum))) {
+        throw new LkError('LK_USAGE', `entry ${e.path}: checksum must be hex sha256`)
+      }
+      lastChecksum = e.checksum
       return {
         path: e.path,
         entry: { path: e.path, checksum: e.checksum, size: e.size, mtime: e.mtime ?? now, contentType: e.contentType ?? DEFAULT_CONTENT_TYPE, metadata: e.metadata === undefined ? {} : validMetadata(e.metadata), address: e.checksum },
       }
     }
     const ensureBlob = async (checksum: string, p: string): Promise<void> => {
-      if (checksum === lastChecksum || checked.get(checksum) !== undefined) { lastChecksum = checksum; return }
+      if (checked.get(checksum) !== undefined) return
       if (!await blobs.has(checksum)) throw new LkError('LK_OBJECT_NOT_FOUND', `entry ${p}: blob ${checksum} is not in the blob store`)
       checked.set(checksum, true)
-      lastChecksum = checksum
     }
-    async function * changes (): AsyncGenerator<IndexChange> {
-      for await (const e of entries) {
-        const c = toChange(e)
-        await ensureBlob(e.checksum, e.path)
-        yield c
+    // batches of 1024: blob checks once per distinct checksum of a batch, and no promise per
+    // entry when the source is a plain (sync) iterable
+    const BATCH = 1024
+    const checkBatch = async (batch: IndexChange[]): Promise<void> => {
+      let prev = ''
+      for (const c of batch) {
+        const sum = c.entry!.checksum
+        if (sum !== prev) await ensureBlob(sum, c.path)
+        prev = sum
       }
+    }
+    async function * changes (): AsyncGenerator<IndexChange[]> {
+      let batch: IndexChange[] = []
+      if (Symbol.asyncIterator in entries) {
+        for await (const e of entries as AsyncIterable<BulkEntry>) {
+          batch.push(toChange(e))
+          if (batch.length >= BATCH) { await checkBatch(batch); yield batch; batch = [] }
+        }
+      } else {
+        for (const e of entries as Iterable<BulkEntry>) {
+          batch.push(toChange(e))
+          if (batch.length >= BATCH) { await checkBatch(batch); yield batch; batch = [] }
+        }
+      }
+      if (batch.length > 0) { await checkBatch(batch); yield batch }
     }
     const res = await applyChanges(ctx.index, await ctx.index.readMetarange(head.metaRangeId), changes())
     const commit = await this.#writeCommit(ctx, [head], res.metarangeId, opts)
@@ -882,7 +903,7 @@ export class Store {
         const srcMr = await ctx.index.readMetarange(src.metaRangeId)
         const destMr = await ctx.index.readMetarange(head.metaRangeId)
         const changes = await this.#threeWay(ctx, baseMr, srcMr, destMr, strategy)
-        const res = await applyChanges(ctx.index, destMr, changes)
+        const res = await applyChanges(ctx.index, destMr, [changes])
         target = await this.#writeCommit(ctx, [head, src], res.metarangeId, {
           message: opts.message ?? `Merge '${source}' into '${dest}'`,
           ...(opts.metadata === undefined ? {} : { metadata: opts.metadata }),
