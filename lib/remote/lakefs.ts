@@ -91,6 +91,8 @@ interface Call {
 interface Reply { status: number, headers: Headers, buf: Buffer }
 
 const MAX_PAGE = 1000
+/** uploads (and resets) in flight at once during commitChanges */
+const UPLOAD_CONCURRENCY = 4
 const enc = encodeURIComponent
 const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
 
@@ -510,36 +512,51 @@ export class LakefsRemote implements Remote {
     }
     const touched = new Set<string>(changes.map(c => c.path))
     const head = await this.resolveRef(repo, branch)
-    if (head !== opts.base) {
-      // what changed on the branch since our base, intersected with what we touch
-      const conflicts: string[] = []
-      let after = ''
-      for (;;) {
-        const page = await this.diff(repo, opts.base, head, { after, amount: MAX_PAGE })
-        for (const e of page.entries) if (touched.has(e.path)) conflicts.push(e.path)
-        if (!page.hasMore) break
-        after = page.nextAfter
-      }
-      if (conflicts.length > 0) {
-        throw new LkError('LK_CONFLICT', `branch ${branch} changed ${conflicts.length} of your paths since ${opts.base.slice(0, 12)} (${conflicts.slice(0, 3).join(', ')}${conflicts.length > 3 ? ', ...' : ''})`, { details: { conflicts, base: opts.base, head } })
-      }
-    }
-    const deletes: ObjectPath[] = []
+    await this.#refuseConflicts(repo, branch, opts.base, head, touched)
+    const deletes: ObjectPath[] = changes.filter(c => c.op === 'delete').map(c => c.path)
     try {
-      for (const c of changes) {
-        if (c.op === 'delete') { deletes.push(c.path); continue }
+      // uploads in parallel (bounded): small files are bound by round trips, not bandwidth
+      await mapLimit(changes, UPLOAD_CONCURRENCY, async c => {
+        if (c.op !== 'put') return
         const put: PutOptions = {}
         if (c.contentType !== undefined) put.contentType = c.contentType
         if (c.metadata !== undefined) put.metadata = c.metadata
         if (c.mtime !== undefined) put.mtime = c.mtime
         await this.putObject(repo, branch, c.path, c.content, put)
-      }
+      })
       if (deletes.length > 0) await this.deleteObjects(repo, branch, deletes)
-      return await this.commit(repo, branch, { message: opts.message, metadata: opts.metadata ?? {}, ...(opts.committer === undefined ? {} : { committer: opts.committer }), allowEmpty: true })
+      // the branch may have moved while we uploaded: check again right before committing, so the
+      // window in which another writer's commit of the same paths goes unnoticed is one request
+      const now = await this.resolveRef(repo, branch)
+      if (now !== head) await this.#refuseConflicts(repo, branch, head, now, touched)
+      const commit = await this.commit(repo, branch, { message: opts.message, metadata: opts.metadata ?? {}, ...(opts.committer === undefined ? {} : { committer: opts.committer }), allowEmpty: true })
+      if (commit.parents[0] !== now) {
+        // lakeFS has no "commit only if the head is X": say so when the race was lost
+        this.#log.warn('the branch moved during commitChanges; the commit went on top of a commit that was not checked for conflicts', { repo, branch, checked: now, parent: commit.parents[0], commit: commit.id })
+      }
+      return commit
     } catch (e) {
       // leave the branch as we found it: drop what we staged (best effort) before reporting
-      await Promise.allSettled([...touched].map(async p => { await this.resetBranch(repo, branch, { type: 'object', path: p as ObjectPath }) }))
+      await mapLimit([...touched], UPLOAD_CONCURRENCY, async p => {
+        try { await this.resetBranch(repo, branch, { type: 'object', path: p as ObjectPath }) } catch {}
+      })
       throw e
+    }
+  }
+
+  /** LK_CONFLICT when the commits between `from` and `to` changed any touched path */
+  async #refuseConflicts (repo: RepoName, branch: BranchName, from: CommitId, to: CommitId, touched: Set<string>): Promise<void> {
+    if (from === to) return
+    const conflicts: string[] = []
+    let after = ''
+    for (;;) {
+      const page = await this.diff(repo, from, to, { after, amount: MAX_PAGE })
+      for (const e of page.entries) if (touched.has(e.path)) conflicts.push(e.path)
+      if (!page.hasMore) break
+      after = page.nextAfter
+    }
+    if (conflicts.length > 0) {
+      throw new LkError('LK_CONFLICT', `branch ${branch} changed ${conflicts.length} of your paths since ${from.slice(0, 12)} (${conflicts.slice(0, 3).join(', ')}${conflicts.length > 3 ? ', ...' : ''})`, { details: { conflicts, base: from, head: to } })
     }
   }
 
@@ -822,6 +839,20 @@ async function readBody (res: Response): Promise<Buffer> {
 function parseS3Address (address: string): { bucket: string, key: string } | undefined {
   const m = /^s3a?:\/\/([^/]+)\/(.+)$/.exec(address)
   return m?.[1] === undefined || m[2] === undefined ? undefined : { bucket: m[1], key: m[2] }
+}
+
+/** runs fn over items with at most `limit` in flight; rejects with the first failure after all settle */
+async function mapLimit<T> (items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  let failure: { e: unknown } | undefined
+  const worker = async (): Promise<void> => {
+    while (next < items.length && failure === undefined) {
+      const item = items[next++] as T
+      try { await fn(item) } catch (e) { failure ??= { e } }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  if (failure !== undefined) throw failure.e
 }
 
 /** bytes in a content, when known */

@@ -188,3 +188,22 @@ t.test('an upload cut off mid-body leaves no temporary file and nothing staged',
   const ok = await fetch(`${server.endpoint}/repositories/cut-repo`, { headers: { authorization: AUTH } })
   t.equal(ok.status, 200)
 })
+
+t.test('parallel staging writes to one branch all land (the server orders them per branch)', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'lk-serve-par-'))
+  const store = await LocalRemote.open({ dir, fsync: false })
+  const server = await startServer({ remote: store, listen: '127.0.0.1:0', accessKeyId: AK, secretAccessKey: SK })
+  t.teardown(async () => { await server.close(); await store.close(); await rm(dir, { recursive: true, force: true }) })
+  await store.createRepo(R('par-repo'))
+  const put = async (i: number): Promise<number> => (await fetch(`${server.endpoint}/repositories/par-repo/branches/main/objects?path=p/${i}`, { method: 'POST', headers: { authorization: AUTH, 'content-type': 'application/octet-stream' }, body: Buffer.alloc(100 * i + 1, i) })).status
+  const meta = async (i: number): Promise<number> => (await fetch(`${server.endpoint}/repositories/par-repo/branches/main/objects/stat/user_metadata?path=p/${i}`, { method: 'PUT', headers: { authorization: AUTH, 'content-type': 'application/json' }, body: JSON.stringify({ set: { i: String(i) } }) })).status
+  const n = 16
+  t.same(await Promise.all(Array.from({ length: n }, async (_, i) => await put(i))), Array(n).fill(201))
+  t.same(await Promise.all(Array.from({ length: n }, async (_, i) => await meta(i))), Array(n).fill(204))
+  let ok = 0
+  for (let i = 0; i < n; i++) {
+    const s = await store.statObject(R('par-repo'), 'main', `p/${i}` as never)
+    if (s.size === 100 * i + 1 && s.metadata.i === String(i)) ok++
+  }
+  t.equal(ok, n, 'every object with its size and metadata')
+})
