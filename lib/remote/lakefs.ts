@@ -387,6 +387,13 @@ export class LakefsRemote implements Remote {
     return path
   }
 
+  /** what the server says about itself (GET /config, authenticated): a cheap credentials check */
+  async serverInfo (): Promise<{ version: string | undefined, blockstore: string | undefined, presign: boolean }> {
+    const c = await this.#json<S['Config']>({ op: 'read server config', method: 'GET', path: '/config', ok: [200] })
+    const storage = c.storage_config ?? c.storage_config_list?.[0]
+    return { version: c.version_config?.version, blockstore: storage?.blockstore_type, presign: storage?.pre_sign_support === true }
+  }
+
   // ---------------------------------------------------------------------------------------------
   // repositories
 
