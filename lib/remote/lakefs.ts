@@ -370,7 +370,7 @@ export class LakefsRemote implements Remote {
       metadata: { ...(o.metadata ?? {}) },
       physicalAddress: o.physical_address,
     }
-    this.#origins.set(o.physical_address, { repo, ref, path, checksum: o.checksum, expiresAt: expiry === undefined || expiry === 0 ? undefined : expiry * 1000 })
+    this.#origins.set(originKey(o.physical_address, path), { repo, ref, path, checksum: o.checksum, expiresAt: expiry === undefined || expiry === 0 ? undefined : expiry * 1000 })
     return stat
   }
 
@@ -599,7 +599,7 @@ export class LakefsRemote implements Remote {
     const stop = Math.min(end, stat.size)
     if (stop <= start) return Buffer.alloc(0)
     const range = `bytes=${start}-${stop - 1}`
-    const origin = this.#origins.get(stat.physicalAddress)
+    const origin = this.#origins.get(originKey(stat.physicalAddress, stat.path))
     if (/^https?:\/\//.test(stat.physicalAddress)) {
       // a presigned URL: straight to the object store, never with our Authorization header
       let url = origin?.freshUrl ?? stat.physicalAddress
@@ -645,8 +645,8 @@ export class LakefsRemote implements Remote {
       throw new LkError('LK_OBJECT_NOT_FOUND', `lakeFS read ${stat.path}: the object changed since it was listed`, { errno: 'ESTALE' })
     }
     origin.freshUrl = fresh.physicalAddress
-    origin.expiresAt = this.#origins.get(fresh.physicalAddress)?.expiresAt
-    this.#origins.set(stat.physicalAddress, origin)
+    origin.expiresAt = this.#origins.get(originKey(fresh.physicalAddress, fresh.path))?.expiresAt
+    this.#origins.set(originKey(stat.physicalAddress, stat.path), origin)
     return fresh.physicalAddress
   }
 
@@ -841,6 +841,12 @@ async function readBody (res: Response): Promise<Buffer> {
   for await (const chunk of res.body as AsyncIterable<Uint8Array>) chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
   return Buffer.concat(chunks)
 }
+
+/**
+ * Origins are keyed by address and path together: stores that deduplicate content (the embedded
+ * one) give several paths one physical address, and each path must keep its own ref.
+ */
+const originKey = (physicalAddress: string, path: string): string => `${physicalAddress}\n${path}`
 
 /** s3://bucket/key → parts; undefined for any other address */
 function parseS3Address (address: string): { bucket: string, key: string } | undefined {
