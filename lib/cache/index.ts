@@ -60,7 +60,13 @@ interface Fetched { entry: ChunkEntry, data: Buffer }
 interface ChunkEntry { file: string, size: number, pins: number, dead: boolean, touchedMs: number }
 
 /** where the object's bytes come from: the remote and repository that can read its checksum */
-export interface ObjectSource { remote: Remote, repo: RepoName, stat: ObjectStat }
+export interface ObjectSource {
+  remote: Remote
+  repo: RepoName
+  stat: ObjectStat
+  /** the reader's own counters (a mount's stats), bumped alongside the cache-wide ones */
+  counters?: Pick<CacheCounters, 'hits' | 'misses' | 'bytesFetched'>
+}
 
 function closeFd (fd: FdEntry): void {
   fd.p.then(async h => { await h.close() }).catch(() => {})
@@ -192,6 +198,7 @@ export class ContentCache {
     const entry = this.#lru.get(key)
     if (entry === undefined || entry.dead) {
       this.counters.misses++
+      if (src.counters !== undefined) src.counters.misses++
       // the readers that waited for the fetch copy from its buffer: no reopen of the new file
       const { data } = await this.#ensure(src, index, key)
       const n = Math.max(0, Math.min(len, data.length - chunkPos))
@@ -199,6 +206,7 @@ export class ContentCache {
       return n
     }
     this.counters.hits++
+    if (src.counters !== undefined) src.counters.hits++
     entry.pins++
     const fd = this.#fd(key, entry)
     fd.users++
@@ -268,6 +276,7 @@ export class ContentCache {
     }
     this.counters.fetches++
     this.counters.bytesFetched += data.length
+    if (src.counters !== undefined) src.counters.bytesFetched += data.length
     const file = this.#fileOf(key)
     await this.#writeAtomic(file, data)
     const entry: ChunkEntry = { file, size: data.length, pins: 0, dead: false, touchedMs: Date.now() }

@@ -30,7 +30,7 @@ import { FsError, LkError } from '../core/errors.js'
 import type { BranchName, CommitId, RefExpr, RepoName } from '../core/ids.js'
 import { silentLogger, type Logger } from '../core/log.js'
 import { systemClock, type Clock } from '../core/clock.js'
-import type { ContentCache } from '../cache/index.js'
+import type { ContentCache, ObjectSource } from '../cache/index.js'
 import { commitStaged } from '../commit/index.js'
 import type { CommitInfo, DiffEntry, Metadata, ObjectStat, Remote } from '../remote/types.js'
 import { Journal, fsyncDir, type StagedEntry } from '../staging/index.js'
@@ -154,6 +154,8 @@ class Session implements MountSession, FsCore {
   #gid = process.getgid?.() ?? 0
   #openedMs: number
   #stats = { reads: 0, bytesRead: 0 }
+  /** this mount's share of the shared cache's counters */
+  #cacheCounters = { hits: 0, misses: 0, bytesFetched: 0 }
   #closed = false
 
   constructor (o: OpenMountOptions, identity: MountIdentity, pinned: CommitId, prefix: string, journal: Journal | undefined, log: Logger, clock: Clock) {
@@ -171,6 +173,10 @@ class Session implements MountSession, FsCore {
   }
 
   get fs (): FsCore { return this }
+
+  #src (stat: ObjectStat): ObjectSource {
+    return { remote: this.#remote, repo: this.#identity.repo, stat, counters: this.#cacheCounters }
+  }
   get identity (): MountIdentity { return this.#identity }
   pinnedCommit (): CommitId { return this.#base.commit }
 
@@ -406,7 +412,7 @@ class Session implements MountSession, FsCore {
         const data = await j.allocData()
         const fh = await openFile(j.dataPath(data), 'r+')
         try {
-          if (!trunc) await this.#cache.copyTo({ remote: this.#remote, repo: this.#identity.repo, stat }, fh)
+          if (!trunc) await this.#cache.copyTo(this.#src(stat), fh)
           await fh.datasync()
         } catch (e) { await fh.close(); throw e }
         node = { rel, data, fh, size: trunc ? 0 : stat.size, mtime: trunc ? this.#clock.now() : (src.t === 'ref' ? src.mtime : stat.mtime * 1000), meta: { ...meta }, dirty: false, refs: 0, fresh: false, cow: undefined }
@@ -459,7 +465,7 @@ class Session implements MountSession, FsCore {
       // bytes past the data file's end but within the size (sparse after truncate up) read as zeros
       if (n < want) { buf.fill(0, n, want); n = want }
     } else if (h.kind === 'base') {
-      n = await this.#cache.read({ remote: this.#remote, repo: this.#identity.repo, stat: h.stat }, buf, len, pos)
+      n = await this.#cache.read(this.#src(h.stat), buf, len, pos)
     } else {
       n = Math.max(0, Math.min(len, h.data.length - pos))
       if (n > 0) h.data.copy(buf, 0, pos, pos + n)
@@ -878,7 +884,7 @@ class Session implements MountSession, FsCore {
       log: this.#log,
       objectPath: (rel) => this.#base.objectPath(rel),
       baseHasFile: async (rel) => await this.#baseHasFileAt(j.sealed?.base ?? this.#base.commit, rel),
-      streamOf: (stat) => this.#cache.stream({ remote: this.#remote, repo: this.#identity.repo, stat }),
+      streamOf: (stat) => this.#cache.stream(this.#src(stat)),
     })
     await this.#exclusive(async () => {
       // explicit empty directories are not stored by commits: keep them staged locally
@@ -944,7 +950,7 @@ class Session implements MountSession, FsCore {
     const worker = async (): Promise<void> => {
       const buf = Buffer.allocUnsafe(this.#cache.chunkSize)
       for (let s = queue.shift(); s !== undefined; s = queue.shift()) {
-        for (let pos = 0; pos < s.size;) pos += await this.#cache.read({ remote: this.#remote, repo: this.#identity.repo, stat: s }, buf, buf.length, pos)
+        for (let pos = 0; pos < s.size;) pos += await this.#cache.read(this.#src(s), buf, buf.length, pos)
         done++
         bytes += s.size
         onProgress?.(done, stats.length, bytes)
@@ -962,7 +968,7 @@ class Session implements MountSession, FsCore {
       stagedPaths++
       if (e.t === 'file') stagedBytes += this.#nodes.get(rel)?.size ?? e.size
     }
-    const c = this.#cache.counters
+    const c = this.#cacheCounters
     return { reads: this.#stats.reads, bytesRead: this.#stats.bytesRead, cacheHits: c.hits, cacheMisses: c.misses, bytesFetched: c.bytesFetched, stagedPaths, stagedBytes }
   }
 
