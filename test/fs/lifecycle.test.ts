@@ -15,6 +15,7 @@ import { branchName, refExpr, repoName, type ObjectPath } from '../../lib/core/i
 import { openMountSession } from '../../lib/fs/index.js'
 import type { MountSession } from '../../lib/fs/types.js'
 import { FaultyRemote } from '../../lib/remote/faulty.js'
+import { LocalRemote } from '../../lib/remote/local.js'
 import type { CommitInfo, Remote } from '../../lib/remote/types.js'
 import { CoreDriver } from '../conformance/core-driver.js'
 import { SAMPLE_BRANCH, SAMPLE_REPO, sampleFile, seedSample } from '../conformance/dataset.js'
@@ -176,7 +177,8 @@ t.test('SIGKILL of a writer loses nothing closed or fsynced', async t => {
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
   const stateDir = join(dir, 'state')
   const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'crash-writer.js')
-  const child = spawn(process.execPath, [fixture, stateDir, join(dir, 'cache-child')], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const storeDir = join(dir, 'store')
+  const child = spawn(process.execPath, [fixture, stateDir, join(dir, 'cache-child'), storeDir], { stdio: ['ignore', 'pipe', 'inherit'] })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   await new Promise<void>((resolve, reject) => {
     let out = ''
@@ -186,8 +188,9 @@ t.test('SIGKILL of a writer loses nothing closed or fsynced', async t => {
   child.kill('SIGKILL')
   await new Promise(resolve => child.once('exit', resolve))
 
-  const remote = new MemoryRemote()
-  await seedSample(remote)
+  // the store the killed writer used, opened by this process
+  const remote = await LocalRemote.open({ dir: storeDir })
+  t.teardown(async () => { await remote.close() })
   const cache = await ContentCache.open({ dir: join(dir, 'cache'), maxBytes: 1 << 26 })
   t.teardown(async () => { await cache.close() })
   const s: MountSession = await openMountSession({ remote, repo, ref: refExpr(SAMPLE_BRANCH), write: true, cache, stateDir })
