@@ -278,6 +278,10 @@ export class ContentCache {
     this.counters.bytesFetched += data.length
     if (src.counters !== undefined) src.counters.bytesFetched += data.length
     const file = this.#fileOf(key)
+    if (data.length > this.maxBytes) {
+      // larger than the whole cache: serve the waiting readers from memory, keep nothing
+      return { entry: { file, size: data.length, pins: 0, dead: true, touchedMs: Date.now() }, data }
+    }
     await this.#writeAtomic(file, data)
     const entry: ChunkEntry = { file, size: data.length, pins: 0, dead: false, touchedMs: Date.now() }
     this.#lru.set(key, entry)
