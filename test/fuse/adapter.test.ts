@@ -7,7 +7,8 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { mkdtemp, open, readFile, readdir, rm, stat, writeFile, mkdir, rmdir, symlink } from 'node:fs/promises'
 import { constants as osConstants, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { FsError, LkError } from '../../lib/core/errors.js'
 import { createLogger } from '../../lib/core/log.js'
 import { isMounted, mountFuse, forceUnmount } from '../../lib/fuse/index.js'
@@ -251,6 +252,37 @@ if (fuseAvailable(t)) {
     t.equal(await readFile(join(dir, 'x'), 'utf8'), 'x', 'remounted')
     await again.unmount({ lazy: true })
     t.notOk(await isMounted(dir), 'lazy unmount done')
+  })
+
+  t.test('a daemon killed with SIGKILL leaves no stuck mount point (auto_unmount)', async t => {
+    const dir = await mkdtemp(join(tmpdir(), 'lk-fuse-crash-'))
+    t.teardown(async () => { await forceUnmount(dir); await rm(dir, { recursive: true, force: true }) })
+    const script = join(dirname(fileURLToPath(import.meta.url)), '..', 'support', 'mount-child.js')
+    const child = spawn(process.execPath, [script, dir], { stdio: ['ignore', 'pipe', 'inherit'] })
+    t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => { if (d.toString().startsWith('mounted')) resolve() })
+      child.on('exit', code => { reject(new Error(`mount child exited with ${code}`)) })
+    })
+    t.equal(await readFile(join(dir, 'alive'), 'utf8'), 'yes', 'the child serves the mount')
+    child.kill('SIGKILL')
+    await new Promise(resolve => child.on('exit', resolve))
+    let mounted = true
+    for (let i = 0; i < 50 && mounted; i++) {
+      await new Promise(resolve => setTimeout(resolve, 100))
+      mounted = await isMounted(dir)
+    }
+    t.notOk(mounted, 'the mount point was released when its daemon died')
+    t.same(await readdir(dir), [], 'and is an empty directory again, not ENOTCONN')
+  })
+
+  t.test('a comma in the fs name cannot inject mount options', async t => {
+    const core = new MemFs()
+    const { dir } = await mountForTest(t, core, { fsName: 'lakefs://r/x,allow_other,ro' })
+    const line = await procMountsLine(dir)
+    t.match(line, /^lakefs:\/\/r\/x_allow_other_ro /, `fsname sanitised: ${line}`)
+    const options = (line ?? '').split(' ')[3]?.split(',') ?? []
+    t.ok(options.includes('rw') && !options.includes('ro') && !options.includes('allow_other'), `no injected option took effect: ${options.join(',')}`)
   })
 
   t.test('mount failures are catalogue errors', async t => {
