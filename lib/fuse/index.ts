@@ -402,9 +402,9 @@ function fsnameOption (opts: FuseOptions, readOnly: boolean): string {
   } else {
     // 128 KiB write requests instead of 4 KiB
     extra.push('big_writes')
-    // libfuse 2 otherwise renames an unlinked-but-open file to .fuse_hiddenNNN, which the core
-    // would stage and commit as a real file
-    extra.push('hard_remove')
+    // Not hard_remove: with it libfuse 2 has no path for an unlinked-but-open file and its reads
+    // and writes fail with ENOENT. Without it libfuse renames such a file to .fuse_hiddenNNN
+    // until the last close (the core sees rename, then unlink), so open handles survive unlink.
   }
   // pinned paths never appear: cache misses (loaders probing for optional sidecar files) too
   if (opts.immutable) extra.push(`negative_timeout=${opts.attrTimeoutSec ?? IMMUTABLE_TIMEOUT_SEC}`)
