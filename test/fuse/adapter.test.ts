@@ -227,11 +227,18 @@ if (fuseAvailable(t)) {
     const { logger, lines } = capturingLogger()
     const { mount, dir } = await mountForTest(t, core, { logger })
     // a child holds the file open and reads it only after the unmount
-    const child = spawn('sh', ['-c', 'exec 3<held; read -r go; cat <&3'], { cwd: dir, stdio: ['pipe', 'pipe', 'inherit'] })
+    const child = spawn('sh', ['-c', 'exec 3<held; echo ready; read -r go; cat <&3'], { cwd: dir, stdio: ['pipe', 'pipe', 'inherit'] })
     t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
     let out = ''
-    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-    await new Promise(resolve => setTimeout(resolve, 300))
+    await new Promise<void>(resolve => {
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString()
+        if (out.startsWith('ready\n')) {
+          out = out.slice('ready\n'.length)
+          resolve()
+        }
+      })
+    })
     await mount.unmount()
     t.notOk(await isMounted(dir), 'the mount point is free')
     t.ok(lines.some(l => /busy/.test(String(l.msg))), 'the busy fallback is logged')
