@@ -22,8 +22,7 @@
 
 import { execFile } from 'node:child_process'
 import { readFile, readdir } from 'node:fs/promises'
-import { existsSync } from 'node:fs'
-import { constants as fsConstants } from 'node:fs'
+import { constants as fsConstants, existsSync } from 'node:fs'
 import { resolve as resolvePath } from 'node:path'
 import Fuse, { type FuseOps, type FuseStat } from 'fuse-native'
 import { LkError } from '../core/errors.js'
