@@ -68,7 +68,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt_log=$(mktemp)
   trap 'rm -f "$apt_log"' EXIT
   # apt's chatter goes to a log that is shown only when it fails
-  if ! { "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$apt_log" 2>&1; then
+  # wait for a dpkg lock held by another apt run instead of failing at once
+  apt=("${sudo[@]}" apt-get -o DPkg::Lock::Timeout=300 -qq)
+  if ! { "${apt[@]}" update && "${apt[@]}" install -y --no-install-recommends "${missing[@]}"; } >"$apt_log" 2>&1; then
     tail -n 30 "$apt_log" >&2
     die "installing ${missing[*]} failed (apt's output above)"
   fi

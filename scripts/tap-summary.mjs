@@ -40,6 +40,7 @@ function count (parser, file, fileState) {
   parser.on('child', (child) => { count(child, file, fileState) })
 }
 
+const durations = []
 let files = []
 try { files = walk(dir).sort() } catch { /* no results at all: reported below */ }
 for (const file of files) {
@@ -49,7 +50,11 @@ for (const file of files) {
   count(parser, name, fileState)
   let complete
   parser.on('complete', (r) => { complete = r })
-  parser.end(readFileSync(file, 'utf8'))
+  const text = readFileSync(file, 'utf8')
+  parser.end(text)
+  // the file's own last `# time=` line: how long it ran (the suite has a ~15 min budget)
+  const time = [...text.matchAll(/^# time=([\d.]+)ms$/gm)].pop()?.[1]
+  if (time !== undefined) durations.push([name, Number(time)])
   // a whole file skipped (`1..0 # reason`) counts as one skip, as in tap's own summary
   if (complete?.ok === true && complete.count === 0 && complete.plan.skipAll) skipped++
   // the parser's own final result also covers bail-outs, bad plans and missing plans
@@ -68,6 +73,11 @@ if (files.length === 0) {
   failures.push(`no TAP results found under ${dir}`)
 }
 
+if (durations.length > 0) {
+  const slowest = durations.sort((a, b) => b[1] - a[1]).slice(0, 5)
+  console.log('\nSlowest test files:')
+  for (const [name, ms] of slowest) console.log(`  ${(ms / 1000).toFixed(1).padStart(7)} s  ${name}`)
+}
 if (failures.length > 0) {
   console.log('\nFailures:')
   for (const f of failures.slice(0, 50)) console.log(`  - ${f}`)

@@ -35,8 +35,8 @@ import type { Metadata, ObjectStat } from '../remote/types.js'
 
 /** the final state of one path (relative to the mount root, no leading '/') */
 export type StagedEntry =
-  /** content in a staging data file */
-  | { t: 'file', data: string, size: number, mtime: number, meta: Metadata }
+  /** content in a staging data file (`origin`: checksum of the committed object it was copied from) */
+  | { t: 'file', data: string, size: number, mtime: number, meta: Metadata, origin?: string }
   /** content of a base object (renamed, or metadata/mtime changed), with new metadata */
   | { t: 'ref', stat: ObjectStat, mtime: number, meta: Metadata }
   /** deleted (file, or a directory whose children are all deleted) */
@@ -87,6 +87,7 @@ export class Journal {
     const dir = opts.dir
     await mkdir(join(dir, 'journal'), { recursive: true })
     await mkdir(join(dir, 'data'), { recursive: true })
+    await takeLock(dir)
     let manifest: Manifest
     try {
       manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as Manifest
@@ -369,7 +370,35 @@ export class Journal {
       await this.#fh?.close()
       this.#fh = undefined
     })
+    await rm(join(this.dir, 'lock'), { force: true })
   }
+}
+
+/**
+ * One journal per state directory at a time: a `lock` file holds the owner's pid. A lock left by
+ * a process that no longer exists (killed with SIGKILL) is taken over.
+ */
+async function takeLock (dir: string): Promise<void> {
+  const file = join(dir, 'lock')
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fh = await open(file, 'wx')
+      try { await fh.writeFile(String(process.pid)) } finally { await fh.close() }
+      return
+    } catch (e) {
+      if (errnoOf(e) !== 'EEXIST') throw e
+    }
+    const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim())
+    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
+      throw new LkError('LK_LOCKED', `the staged changes in ${dir} are in use by process ${pid}`)
+    }
+    await rm(file, { force: true })
+  }
+  throw new LkError('LK_LOCKED', `could not lock ${dir}`)
+}
+
+function isAlive (pid: number): boolean {
+  try { process.kill(pid, 0); return true } catch (e) { return errnoOf(e) === 'EPERM' }
 }
 
 function newSegmentName (): string {

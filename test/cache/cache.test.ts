@@ -188,3 +188,15 @@ t.test('a full disk: evict and retry once, else LK_NO_SPACE (on a real 1 MiB tmp
   t.same(await readdir(join(dir, 'tmp')), [], 'no partial chunk left behind')
   await c.close()
 })
+
+t.test('a chunk larger than the whole cache is served but not kept', async t => {
+  const data = sampleBytes('larger', 50_000)
+  const { remote, stats } = await fixture({ l: data })
+  const dir = t.testdir()
+  const c = await ContentCache.open({ dir, maxBytes: 10_000 })
+  const src = { remote, repo, stat: stats.l as ObjectStat }
+  t.ok((await readAll(c, src)).equals(data))
+  t.equal(c.entries, 0)
+  t.same((await readdir(dir, { recursive: true })).filter(n => /\.\d+$/.test(n)), [], 'no orphaned chunk file')
+  await c.close()
+})

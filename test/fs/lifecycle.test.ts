@@ -15,6 +15,7 @@ import { branchName, refExpr, repoName, type ObjectPath } from '../../lib/core/i
 import { openMountSession } from '../../lib/fs/index.js'
 import type { MountSession } from '../../lib/fs/types.js'
 import { FaultyRemote } from '../../lib/remote/faulty.js'
+import { LocalRemote } from '../../lib/remote/local.js'
 import type { CommitInfo, Remote } from '../../lib/remote/types.js'
 import { CoreDriver } from '../conformance/core-driver.js'
 import { SAMPLE_BRANCH, SAMPLE_REPO, sampleFile, seedSample } from '../conformance/dataset.js'
@@ -176,7 +177,8 @@ t.test('SIGKILL of a writer loses nothing closed or fsynced', async t => {
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
   const stateDir = join(dir, 'state')
   const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'crash-writer.js')
-  const child = spawn(process.execPath, [fixture, stateDir, join(dir, 'cache-child')], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const storeDir = join(dir, 'store')
+  const child = spawn(process.execPath, [fixture, stateDir, join(dir, 'cache-child'), storeDir], { stdio: ['ignore', 'pipe', 'inherit'] })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   await new Promise<void>((resolve, reject) => {
     let out = ''
@@ -186,8 +188,9 @@ t.test('SIGKILL of a writer loses nothing closed or fsynced', async t => {
   child.kill('SIGKILL')
   await new Promise(resolve => child.once('exit', resolve))
 
-  const remote = new MemoryRemote()
-  await seedSample(remote)
+  // the store the killed writer used, opened by this process
+  const remote = await LocalRemote.open({ dir: storeDir })
+  t.teardown(async () => { await remote.close() })
   const cache = await ContentCache.open({ dir: join(dir, 'cache'), maxBytes: 1 << 26 })
   t.teardown(async () => { await cache.close() })
   const s: MountSession = await openMountSession({ remote, repo, ref: refExpr(SAMPLE_BRANCH), write: true, cache, stateDir })
@@ -246,4 +249,35 @@ t.test('prefetch fills the cache; later reads need no remote call; stats count t
   t.equal(faulty.callCount('readRange'), before, 'served from the cache')
   const st = m.session.stats()
   t.ok(st.cacheHits >= 1 && st.bytesFetched >= r.bytes && st.reads >= 1)
+})
+
+t.test('sub-path mounts map paths under the prefix; tags mount read-only only', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'lk-sub-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const remote = new MemoryRemote()
+  const seeded = await seedSample(remote)
+  await remote.createTag(repo, 'v1' as never, seeded)
+  const cache = await ContentCache.open({ dir: join(dir, 'cache'), maxBytes: 1 << 26 })
+  t.teardown(async () => { await cache.close() })
+  const s = await openMountSession({ remote, repo, ref: refExpr(SAMPLE_BRANCH), subPath: 'train/', write: true, cache, stateDir: join(dir, 'state') })
+  t.teardown(async () => { await s.close() })
+  const d = new CoreDriver(s.fs)
+  t.same(await d.readdir(''), ['cat', 'dog'])
+  t.ok((await d.readFile('dog/001.bin')).equals(sampleFile('train/dog/001.bin').data))
+  await d.writeFile('cat/003.bin', Buffer.from('new cat'))
+  await d.unlink('dog/001.bin')
+  t.same((await s.diff()).map(e => `${e.type} ${e.path}`), ['added train/cat/003.bin', 'removed train/dog/001.bin'])
+  const c = await s.commit({ message: 'sub' })
+  t.equal((await readRemote(remote, c.id, 'train/cat/003.bin')).toString(), 'new cat')
+  await t.rejects(remote.statObject(repo, c.id, 'train/dog/001.bin' as ObjectPath))
+  t.ok((await readRemote(remote, c.id, 'README.md')).equals(sampleFile('README.md').data), 'outside the sub-path untouched')
+
+  await t.rejects(openMountSession({ remote, repo, ref: refExpr('v1'), write: true, cache, stateDir: join(dir, 'tag-state') }), { code: 'LK_NOT_A_BRANCH' })
+  const ro = await openMountSession({ remote, repo, ref: refExpr('v1'), write: false, cache })
+  t.teardown(async () => { await ro.close() })
+  t.equal(ro.pinnedCommit(), seeded)
+  t.equal(ro.identity.branch, undefined)
+  t.ok(ro.fs.readOnly)
+  await t.rejects(new CoreDriver(ro.fs).writeFile('x', Buffer.from('x')), { code: 'EROFS' })
+  await t.rejects(ro.commit({ message: 'no' }), { code: 'LK_READ_ONLY_MOUNT' })
 })

@@ -388,7 +388,7 @@ async function runSequence (cmds: Iterable<fc.AsyncCommand<Model, Real>>): Promi
 }
 
 t.test('random operation sequences match the model', async t => {
-  await fc.assert(fc.asyncProperty(fc.commands(commands, { maxCommands: 30 }), async (cmds) => { await runSequence(cmds) }), { numRuns: Number(process.env.LK_MODEL_RUNS ?? 150) })
+  await fc.assert(fc.asyncProperty(fc.commands(commands, { maxCommands: 30 }), async (cmds) => { await runSequence(cmds) }), { numRuns: Number(process.env.LK_MODEL_RUNS ?? 100) })
   t.pass('no counterexample')
 })
 

@@ -17,6 +17,7 @@ t.test('records survive a reopen; a torn last line is ignored', async t => {
   await Promise.all([j.record([['a', file('d1', 3)]]), j.record([['b', { t: 'del' }], ['c', { t: 'dir', mtime: 1 }]])])
   await j.record([['a', file('d1', 5)]])
   await j.record([['c', null]])
+  await j.close()
   // simulate a crash mid-append: a partial line at the end of the active segment
   const segs = await readdir(join(dir, 'journal'))
   await appendFile(join(dir, 'journal', segs.sort().at(-1) as string), '[["x",{"t":"fi')
@@ -79,4 +80,17 @@ t.test('discard drops both layers; gc deletes unreferenced data files', async t 
   t.equal(await j.gcData(new Set(['d3'])), 2)
   t.same(await readdir(join(dir, 'data')), ['d3'])
   await j.close()
+})
+
+t.test('one journal per state directory; a dead owner\'s lock is taken over', async t => {
+  const dir = t.testdir()
+  const j = await Journal.open({ dir })
+  await t.rejects(Journal.open({ dir }), { code: 'LK_LOCKED' })
+  await j.close()
+  const j2 = await Journal.open({ dir })
+  await j2.close()
+  // a lock left by a process that is gone (pid far above pid_max) does not block
+  await writeFile(join(dir, 'lock'), '99999999')
+  const j3 = await Journal.open({ dir })
+  await j3.close()
 })

@@ -133,7 +133,8 @@ function alive (pid: number): boolean {
 
 const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
 
-async function freePort (avoid: number[] = []): Promise<number> {
+/** a port that was free a moment ago (bind port 0, release it); the default `pickPort` */
+export async function freePort (avoid: number[] = []): Promise<number> {
   for (;;) {
     const port = await new Promise<number>((resolve, reject) => {
       const srv = createServer()
