@@ -149,6 +149,21 @@ t.test('raw API through the spec proxy', async t => {
   const diff = await j(await call('GET', '/repositories/repo-a/branches/main/diff'))
   t.same(diff.results.map((d: { path: string, type: string }) => [d.path, d.type]), [['n0', 'removed'], ['n1', 'removed']])
 
+  // who am I (lakectl doctor), copy, create-only uploads
+  const me = await j(await call('GET', '/user'))
+  t.equal(me.user.id, AK)
+  const cp = await call('POST', '/repositories/repo-a/branches/dev/objects/copy?dest_path=copied/data.csv', { json: { src_path: 'dir/data.csv', src_ref: 'main' } })
+  t.equal(cp.status, 201)
+  const cpJson = await j(cp)
+  t.equal(cpJson.checksum, upJson.checksum, 'same content, same checksum')
+  t.same(cpJson.metadata, { owner: 'team-a' }, 'metadata copied')
+  t.equal(await (await call('GET', '/repositories/repo-a/refs/dev/objects?path=copied/data.csv')).text(), '0123456789abcdef')
+  t.equal((await call('POST', '/repositories/repo-a/branches/dev/objects/copy?dest_path=x', { json: { src_path: 'nope' } })).status, 404)
+  const createOnly = { 'content-type': 'application/octet-stream', 'if-none-match': '*' }
+  t.equal((await call('POST', '/repositories/repo-a/branches/dev/objects?path=copied/data.csv', { body: Buffer.from('x'), headers: createOnly })).status, 412, 'If-None-Match: * on an existing path')
+  t.equal((await call('POST', '/repositories/repo-a/branches/dev/objects?path=fresh.txt', { body: Buffer.from('x'), headers: createOnly })).status, 201)
+  t.equal((await call('POST', '/repositories/repo-a/branches/dev/objects?path=fresh2.txt', { body: Buffer.from('x'), headers: { ...createOnly, 'if-none-match': '"abc"' } })).status, 400)
+
   // unknown operations and malformed bodies
   t.equal((await call('GET', '/no/such/thing')).status, 404)
   t.equal((await call('POST', '/repositories', { body: '{not json', headers: { 'content-type': 'application/json' } })).status, 400)
