@@ -206,7 +206,8 @@ export class LakefsRemote implements Remote {
         }
         const code = networkCode(e)
         const sent = !NOT_SENT.has(code)
-        if (attempt >= this.#retries || (sent && !(idempotent && replayable))) {
+        // a body that cannot be replayed (a stream) may be partly consumed: never resend it
+        if (attempt >= this.#retries || !replayable || (sent && !idempotent)) {
           throw new LkError('LK_REMOTE_UNAVAILABLE', `lakeFS ${c.op}: cannot reach ${c.absolute !== undefined ? 'the object store' : this.#base} (${code}) after ${attempt + 1} attempt(s)`, { details: { network: code, attempts: attempt + 1 } })
         }
         retryReason = code
