@@ -72,11 +72,20 @@ export function objectPath (s: string, opts: { allowDirectory?: boolean, allowEm
   return s as ObjectPath
 }
 
-/** A listing prefix: '' or any string that would be a valid path prefix (may end with '/'). */
+/**
+ * A listing prefix: '' or any string that would be a valid path prefix (may end with '/' or in
+ * the middle of a segment). Empty segments are refused like in paths: a prefix with one could
+ * never match a valid path, so it is a mistake worth reporting rather than an empty listing.
+ */
 export function pathPrefix (s: string): ObjectPath {
   if (s === '') return s as ObjectPath
-  if (s.includes('\0')) throw new LkError('LK_BAD_PATH', `invalid prefix ${JSON.stringify(s)}: contains a NUL byte`)
-  if (s.startsWith('/')) throw new LkError('LK_BAD_PATH', `invalid prefix ${JSON.stringify(s)}: starts with "/"`)
-  if (s.split('/').some(seg => seg === '..' || seg === '.')) throw new LkError('LK_BAD_PATH', `invalid prefix ${JSON.stringify(s)}: has a "." or ".." segment`)
+  const bad = (why: string): never => { throw new LkError('LK_BAD_PATH', `invalid prefix ${JSON.stringify(s)}: ${why}`) }
+  if (s.includes('\0')) bad('contains a NUL byte')
+  if (Buffer.byteLength(s) > 1024) bad('longer than 1024 bytes')
+  if (s.startsWith('/')) bad('starts with "/"')
+  const segs = s.split('/')
+  if (segs.some(seg => seg === '..' || seg === '.')) bad('has a "." or ".." segment')
+  // the last segment is empty exactly when the prefix ends with '/', which is allowed
+  if (segs.slice(0, -1).some(seg => seg === '')) bad('has an empty segment')
   return s as ObjectPath
 }

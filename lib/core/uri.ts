@@ -25,6 +25,8 @@ export function parseUri (s: string, want: { ref?: 'required' | 'forbidden' | 'o
   const refSlash = afterRepo.indexOf('/')
   const refPart = refSlash === -1 ? afterRepo : afterRepo.slice(0, refSlash)
   const pathPart = refSlash === -1 ? '' : afterRepo.slice(refSlash + 1)
+  // lakefs://repo//path would otherwise name a path with no ref
+  if (refPart === '' && pathPart !== '') throw new LkError('LK_BAD_URI', `URI ${JSON.stringify(s)} names a path but no ref: write lakefs://${repoPart}/<ref>/<path>`)
   const ref = refPart === '' ? undefined : refExpr(refPart)
   const refWant = want.ref ?? 'required'
   if (refWant === 'required' && ref === undefined) throw new LkError('LK_BAD_URI', `URI ${JSON.stringify(s)} names no ref: write lakefs://${repo}/<branch-or-ref>`)
