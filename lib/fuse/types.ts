@@ -3,6 +3,7 @@
 // errno table. The manager decides the options; the adapter knows nothing about remotes.
 
 import type { FsCore } from '../fs/types.js'
+import type { Logger } from '../core/log.js'
 
 export interface FuseOptions {
   /** mount read-only at the kernel level (`ro`): no atime updates, EROFS from the kernel */
@@ -17,11 +18,28 @@ export interface FuseOptions {
   fsName: string
   /** how long a handler may take before the kernel gets ETIMEDOUT; lazy fetches can be slow */
   handlerTimeoutMs?: number
+  /** where handler failures that became EIO are logged (a child logger per mount); silent when absent */
+  logger?: Logger
+  /**
+   * read-only mounts only: answer `open` with ENOSYS so the kernel stops sending open/release
+   * ("no-open"); reads then carry fh 0. Defaults to true when the mount is read-only.
+   */
+  noOpen?: boolean
+  /**
+   * serve extended attributes (user.* metadata, the root's commit id). Default true. With false
+   * the first xattr request answers ENOSYS and the kernel stops asking: `ls -l` then costs no
+   * round trip per entry for the security.selinux / system.posix_acl_access probes it makes.
+   */
+  xattrs?: boolean
 }
 
 export interface FuseMount {
   readonly mountpoint: string
-  /** unmounts; with `lazy`, detaches even when busy (umount -l) */
+  /**
+   * unmounts; with `lazy`, detaches at once even when busy (umount -l). Without it a clean
+   * unmount is tried first and a busy mount is then detached lazily (logged), so no stuck mount
+   * point is ever left behind. Idempotent.
+   */
   unmount (opts?: { lazy?: boolean }): Promise<void>
 }
 
