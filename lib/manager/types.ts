@@ -18,6 +18,8 @@ export interface MountRequest {
   metadata?: Metadata
   /** bytes; the daemon's cache is shared, a larger value grows it */
   cacheSize?: number
+  /** a cache directory of its own for this mount (absolute); default: the daemon's shared cache */
+  cacheDir?: string
   /** which store/endpoint: see lib/control's RemoteTarget */
   target?: unknown
 }

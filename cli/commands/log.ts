@@ -1,0 +1,50 @@
+// lk-mount log lakefs://repo/<ref> and lk-mount show lakefs://repo/<ref>
+
+import type { CommandModule } from 'yargs'
+import { METHODS } from '../../lib/control/methods/index.js'
+import type { CommitInfo } from '../../lib/control/methods/index.js'
+import { call, formatTime, out, printJson, targetOf, type GlobalArgs } from '../context.js'
+
+export function printCommit (c: CommitInfo): void {
+  out(`commit ${c.id}`)
+  if (c.parents.length > 1) out(`Merge: ${c.parents.map(p => p.slice(0, 12)).join(' ')}`)
+  out(`Author: ${c.committer}`)
+  out(`Date:   ${formatTime(c.creationDate)}`)
+  out()
+  for (const line of c.message.split('\n')) out(`    ${line}`)
+  const meta = Object.entries(c.metadata)
+  if (meta.length > 0) {
+    out()
+    for (const [k, v] of meta) out(`    ${k} = ${v}`)
+  }
+  out()
+}
+
+export const logCommand: CommandModule<GlobalArgs, GlobalArgs & { uri: string, amount: number }> = {
+  command: 'log <uri>',
+  describe: METHODS.log.title,
+  builder: (y) => y
+    .positional('uri', { type: 'string', demandOption: true, describe: 'lakefs://<repo>/<ref>' })
+    .option('amount', { alias: 'n', type: 'number', default: 100, describe: 'at most this many commits' })
+    .example('$0 log lakefs://images/main --amount 5 --json', '')
+    .epilog(METHODS.log.help),
+  handler: async (a) => {
+    const commits = await call(a, 'log', { target: targetOf(a), uri: a.uri, amount: a.amount })
+    if (a.json) { printJson(commits); return }
+    for (const c of commits) printCommit(c)
+  },
+}
+
+export const showCommand: CommandModule<GlobalArgs, GlobalArgs & { uri: string }> = {
+  command: 'show <uri>',
+  describe: METHODS.show.title,
+  builder: (y) => y
+    .positional('uri', { type: 'string', demandOption: true, describe: 'lakefs://<repo>/<ref>' })
+    .epilog(METHODS.show.help),
+  handler: async (a) => {
+    const r = await call(a, 'show', { target: targetOf(a), uri: a.uri })
+    if (a.json) { printJson(r); return }
+    out(`ref ${r.ref} (${r.kind})`)
+    printCommit(r.commit)
+  },
+}
