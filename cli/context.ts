@@ -1,13 +1,15 @@
 // What every command shares: the global options, the connection to the daemon (started on
 // demand), output in human or JSON form, `--meta k=v` parsing and the progress bar.
 
-import { resolve } from 'node:path'
+import { existsSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
 import { LkError } from '../lib/core/errors.js'
 import { ControlClient, type RequestOptions } from '../lib/control/client.js'
 import { daemonPaths, type DaemonPaths } from '../lib/control/paths.js'
 import type { ProgressEvent } from '../lib/control/messages/progress.js'
 import type { MethodName, ResultOf, WireParamsOf } from '../lib/control/methods/index.js'
-import type { RemoteTarget } from '../lib/control/target.js'
+import { LAKEFS_ENV_NAMES, type LakefsTarget, type RemoteTarget } from '../lib/control/target.js'
 import { formatSize } from '../lib/control/size.js'
 import { startDaemon } from './daemon-process.js'
 
@@ -16,14 +18,38 @@ export interface GlobalArgs {
   spawn: boolean
   store?: string | undefined
   system: boolean
+  endpoint?: string | undefined
+  accessKeyId?: string | undefined
+  secretAccessKey?: string | undefined
+  lakectlConfig?: string | undefined
 }
 
 export function pathsOf (a: GlobalArgs): DaemonPaths {
   return daemonPaths({ system: a.system })
 }
 
-export function targetOf (a: GlobalArgs): RemoteTarget {
-  return a.store === undefined ? {} : { store: resolve(a.store) }
+/**
+ * The store a command addresses: `--store DIR` names an embedded store; otherwise a lakeFS
+ * endpoint when one is configured the lakectl way (flags, LAKECTL_* variables, the lakectl config
+ * file), which the daemon resolves; otherwise the daemon's default embedded store.
+ */
+export function targetOf (a: GlobalArgs, env: NodeJS.ProcessEnv = process.env): RemoteTarget {
+  if (a.store !== undefined) return { store: resolve(a.store) }
+  const lakefs: LakefsTarget = {}
+  if (a.endpoint !== undefined) lakefs.endpoint = a.endpoint
+  if (a.accessKeyId !== undefined) lakefs.accessKeyId = a.accessKeyId
+  if (a.secretAccessKey !== undefined) lakefs.secretAccessKey = a.secretAccessKey
+  const lakectlEnv: Record<string, string> = {}
+  for (const name of LAKEFS_ENV_NAMES) {
+    const v = env[name]
+    if (v !== undefined && v !== '') lakectlEnv[name] = v
+  }
+  // an explicitly named config file must exist (the daemon says so); the default one is optional
+  const defaultFile = join(env.HOME ?? homedir(), '.lakectl.yaml')
+  const configFile = a.lakectlConfig !== undefined ? resolve(a.lakectlConfig) : existsSync(defaultFile) ? defaultFile : undefined
+  if (configFile !== undefined) lakefs.configFile = configFile
+  if (Object.keys(lakefs).length === 0 && Object.keys(lakectlEnv).length === 0) return {}
+  return { lakefs: { ...lakefs, env: lakectlEnv } }
 }
 
 /** connects to the daemon, starting it when none answers (unless --no-spawn) */

@@ -23,6 +23,8 @@ import { daemonPaths, type DaemonPaths } from '../lib/control/paths.js'
 import { ControlServer } from '../lib/control/server.js'
 import { parseSize } from '../lib/control/size.js'
 import { parseTarget, targetKey, type RemoteTarget } from '../lib/control/target.js'
+import { LakefsRemote } from '../lib/remote/lakefs.js'
+import { loadLakefsConfig, resolveLakefsConfig } from '../lib/remote/lakefs-config.js'
 import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../lib/control/version.js'
 import type { DaemonStatus } from '../lib/control/methods/index.js'
 import { ContentCache } from '../lib/cache/index.js'
@@ -49,17 +51,33 @@ export async function runDaemon (o: DaemonOptions): Promise<void> {
   const startedAt = new Date()
 
   const remotes = new Map<string, Promise<Remote>>()
-  const remoteFor = async (t: RemoteTarget): Promise<Remote> => {
-    const key = targetKey(t, o.store)
+  /** resolves a target to its key and opens (once) the Remote behind it */
+  const remoteAndKey = async (t: RemoteTarget): Promise<{ remote: Remote, key: string }> => {
+    // the caller's view: its flags, its LAKECTL_* variables and its config file (the CLI names
+    // the file only when the caller has one; the daemon's own ~/.lakectl.yaml is never read)
+    const flags = t.lakefs === undefined ? undefined : { endpoint: t.lakefs.endpoint, accessKeyId: t.lakefs.accessKeyId, secretAccessKey: t.lakefs.secretAccessKey }
+    const lakefs = t.lakefs === undefined || flags === undefined
+      ? undefined
+      : t.lakefs.configFile !== undefined
+        ? await loadLakefsConfig({ ...flags, configFile: t.lakefs.configFile }, t.lakefs.env ?? {})
+        : resolveLakefsConfig({ flags, env: t.lakefs.env ?? {}, fileContent: undefined })
+    const key = targetKey(t, o.store, lakefs)
     let p = remotes.get(key)
     if (p === undefined) {
-      const dir = t.store ?? o.store
-      p = LocalRemote.open({ dir, log: log.child({ store: dir }), clock: systemClock })
+      if (lakefs !== undefined) {
+        const remote = LakefsRemote.fromConfig(lakefs, { logger: log.child({ lakefs: lakefs.endpoint }) })
+        // check the credentials once, so a wrong key fails here and not on a mount's first read
+        p = remote.serverInfo().then(() => remote as Remote, async (e: unknown) => { await remote.close(); throw e })
+      } else {
+        const dir = t.store ?? o.store
+        p = LocalRemote.open({ dir, log: log.child({ store: dir }), clock: systemClock })
+      }
       remotes.set(key, p)
       p.catch(() => { remotes.delete(key) }) // a failed open is retried by the next request
     }
-    return await p
+    return { remote: await p, key }
   }
+  const remoteFor = async (t: RemoteTarget): Promise<Remote> => (await remoteAndKey(t)).remote
 
   const caches = new Map<string, Promise<ContentCache>>()
   let shared: ContentCache | undefined
@@ -76,10 +94,7 @@ export async function runDaemon (o: DaemonOptions): Promise<void> {
 
   const manager = new Manager({
     stateRoot: join(paths.state, 'mounts'),
-    remoteFor: async (target) => {
-      const t = parseTarget(target)
-      return { remote: await remoteFor(t), key: targetKey(t, o.store) }
-    },
+    remoteFor: async (target) => await remoteAndKey(parseTarget(target)),
     cacheFor,
     sharedCache: () => shared,
     log,

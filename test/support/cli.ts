@@ -37,7 +37,9 @@ export async function waitGone (pid: number, ms: number): Promise<boolean> {
 
 export function cliHome (t: { teardown (fn: () => unknown): void }): CliHome {
   const home = shortTmp(t, 'lkc-')
-  const env: NodeJS.ProcessEnv = { ...process.env, LK_MOUNT_HOME: home, LK_MOUNT_SOCKET: '', LK_MOUNT_LOG_LEVEL: 'info' }
+  // HOME too, so that a ~/.lakectl.yaml of the machine never turns these runs into lakeFS runs
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, LK_MOUNT_HOME: home, LK_MOUNT_SOCKET: '', LK_MOUNT_LOG_LEVEL: 'info' }
+  for (const name of ['LAKECTL_SERVER_ENDPOINT_URL', 'LAKECTL_CREDENTIALS_ACCESS_KEY_ID', 'LAKECTL_CREDENTIALS_SECRET_ACCESS_KEY']) delete env[name]
   const pids = new Set<number>()
   const pidfile = join(home, 'lk-mountd.pid')
   const daemonPid = (): number | undefined => {
