@@ -288,3 +288,42 @@ t.test('an unreachable or silent MLflow server is a warning, never a lost commit
   t.ok((JSON.parse(r.stdout) as Summary).outputs[0]?.commit, 'committed')
   t.equal(hang.calls.length, 1, 'one call went out, then the client stopped trying')
 })
+
+t.test('parallel experiments: a branch each, runs at once, compare, merge the winner, tag it', async t => {
+  if (!fuseAvailable(t)) return
+  const e = await setup(t)
+  const fake = await startMlflowFake()
+  t.teardown(() => fake.close())
+  const names = ['exp-a', 'exp-b']
+  for (const n of names) await branch(e, n)
+  const runs = await Promise.all(names.map(async (n, i) => {
+    const dir = join(e.base, n)
+    mkdirSync(dir)
+    t.teardown(async () => {
+      for (const d of ['data', 'out']) if (await procMountsLine(join(dir, d)) !== undefined) await sh('fusermount', ['-u', '-z', join(dir, d)])
+    })
+    const r = await lkRun(e, [
+      '--mount', `lakefs://dset/main/train:${join(dir, 'data')}`, '--mount', `lakefs://dset/${n}:${join(dir, 'out')}:rw`,
+      '--meta', `lr=${i === 0 ? '0.1' : '0.01'}`, '--json', '--', 'python3', TRAIN, '--lr', String(i),
+    ], { MLFLOW_TRACKING_URI: fake.url, MLFLOW_EXPERIMENT_NAME: 'sweep' })
+    t.equal(r.code, 0, r.stderr)
+    return JSON.parse(r.stdout) as Summary
+  }))
+  const [a, b] = runs.map(s => s.outputs[0]?.commit?.id ?? '')
+  t.ok(a !== '' && b !== '' && a !== b, 'two output commits')
+  t.equal(fake.runs.size, 2, 'two MLflow runs in one experiment')
+  t.equal(new Set([...fake.runs.values()].map(r => r.info.experiment_id)).size, 1)
+
+  // compare the runs by their data commits
+  const d = await e.lk.json<Array<{ path: string, type: string }>>(['diff', `lakefs://dset/${a ?? ''}`, `lakefs://dset/${b ?? ''}`])
+  t.same(d.map(x => x.path).sort(), [`.lk-mount/runs/${runs[0]?.runId ?? ''}.json`, `.lk-mount/runs/${runs[1]?.runId ?? ''}.json`, 'results/metrics.json'].sort(), 'the results differ, and each run has its own manifest')
+  // the winner is found by its metadata, merged and tagged
+  const [winner] = await e.lk.json<Commit[]>(['log', 'lakefs://dset/exp-b', '--meta', 'lr=0.01'])
+  t.equal(winner?.id, b)
+  let r = await e.lk.run(['merge', 'lakefs://dset/exp-b', 'lakefs://dset/main'])
+  t.equal(r.code, 0, r.stderr)
+  r = await e.lk.run(['tag', 'create', 'lakefs://dset/best-lr', 'lakefs://dset/main'])
+  t.equal(r.code, 0, r.stderr)
+  const c = await e.lk.run(['cat', 'lakefs://dset/best-lr/results/metrics.json'])
+  t.match(JSON.parse(c.stdout), { argv: ['--lr', '1'] }, 'the tag holds the winning run\'s results')
+})
