@@ -48,9 +48,7 @@ export const runCommand: CommandModule<GlobalArgs, GlobalArgs & {
     const specs = (a.mount ?? []).map(s => parseMountSpec(s))
     checkSpecs(specs)
     const meta = parseMeta(a.meta)
-    const client = await connect(a)
-    try {
-      const summary = await runExperiment(client, {
+    const summary = await runExperiment(async () => await connect(a), {
         mounts: specs,
         command,
         ...(a.message === undefined ? {} : { message: a.message }),
@@ -58,12 +56,9 @@ export const runCommand: CommandModule<GlobalArgs, GlobalArgs & {
         onFailure: a['on-failure'],
         target: targetOf(a),
         home: pathsOf(a).home,
-        env: process.env,
-      })
-      if (a.json) printJson(summary)
-      process.exitCode = summary.status
-    } finally {
-      client.close()
-    }
+      env: process.env,
+    })
+    if (a.json) printJson(summary)
+    process.exitCode = summary.status
   },
 }

@@ -81,7 +81,12 @@ export interface RunSummary {
   warnings: string[]
 }
 
-export async function runExperiment (client: ControlClient, o: RunOptions): Promise<RunSummary> {
+/**
+ * `connect` opens a control connection; one is held for the mounts and a fresh one after the
+ * command, none while it runs: a job may run for days, and a daemon restarted meanwhile (which
+ * keeps write mounts staged, see step 1) is then simply reconnected to.
+ */
+export async function runExperiment (connect: () => Promise<ControlClient>, o: RunOptions): Promise<RunSummary> {
   const say = o.say ?? ((l: string) => { process.stderr.write(`lk-mount run: ${l}\n`) })
   const warnings: string[] = []
   const warn = (msg: string): void => { warnings.push(msg); say(`warning: ${msg}`) }
@@ -103,7 +108,9 @@ export async function runExperiment (client: ControlClient, o: RunOptions): Prom
   for (const s of FORWARDED) process.on(s, onSignal)
 
   const mounted: MountedInput[] = []
+  let client: ControlClient | undefined
   try {
+    client = await connect()
     // 1. mounts
     try {
       for (const m of o.mounts) {
@@ -119,6 +126,9 @@ export async function runExperiment (client: ControlClient, o: RunOptions): Prom
       }
       throw e
     }
+
+    client.close()
+    client = undefined
 
     // 2. MLflow
     const several = mounted.length > 1
@@ -165,10 +175,12 @@ export async function runExperiment (client: ControlClient, o: RunOptions): Prom
     }
 
     // 4. the manifest
+    client = await connect()
+    const c = client
     const outputs: OutputResult[] = []
     for (const m of mounted.filter(x => x.write)) {
       let changes: DiffEntry[] = []
-      try { changes = await client.request('mount.diff', { mountpoint: m.mountpoint }) } catch (e) { warn(`listing the changes of ${m.mountpoint}: ${toLkError(e).message}`) }
+      try { changes = await c.request('mount.diff', { mountpoint: m.mountpoint }) } catch (e) { warn(`listing the changes of ${m.mountpoint}: ${toLkError(e).message}`) }
       outputs.push({
         uri: m.uri, mountpoint: m.mountpoint, repo: m.repo, branch: m.ref, baseCommit: m.commit, action,
         changes: changes.slice(0, MANIFEST_CHANGES_MAX).map(c => ({ path: c.path, type: c.type })),
@@ -208,7 +220,7 @@ export async function runExperiment (client: ControlClient, o: RunOptions): Prom
     const message = o.message ?? `lk-mount run: ${commandLine.length > 200 ? commandLine.slice(0, 197) + '...' : commandLine}${ok ? '' : ` (${outcomeText(outcome)})`}`
     for (const out of outputs) {
       try {
-        const r = await client.request('umount', { mountpoint: out.mountpoint, action, message, metadata: meta })
+        const r = await c.request('umount', { mountpoint: out.mountpoint, action, message, metadata: meta })
         if (r.commit !== undefined) {
           out.commit = r.commit
           say(`committed ${r.commit.id} on lakefs://${out.repo}/${out.branch}`)
@@ -222,7 +234,7 @@ export async function runExperiment (client: ControlClient, o: RunOptions): Prom
       }
     }
     for (const m of mounted.filter(x => !x.write)) {
-      await client.request('umount', { mountpoint: m.mountpoint }).catch((e: unknown) => { warn(`unmounting ${m.mountpoint}: ${toLkError(e).message}`) })
+      await c.request('umount', { mountpoint: m.mountpoint }).catch((e: unknown) => { warn(`unmounting ${m.mountpoint}: ${toLkError(e).message}`) })
     }
 
     // 6. MLflow: the outputs, and the end of a run we created
@@ -257,6 +269,7 @@ export async function runExperiment (client: ControlClient, o: RunOptions): Prom
       warnings,
     }
   } finally {
+    client?.close()
     for (const s of FORWARDED) process.off(s, onSignal)
   }
 }

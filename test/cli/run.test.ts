@@ -252,9 +252,17 @@ t.test('a failing command under each --on-failure policy', async t => {
       t.equal(staged?.state, 'staged', `${policy}: outputs kept staged`)
       t.equal(staged?.stats.stagedPaths, 2, 'results and manifest')
       t.match(r.stderr, /kept staged/)
-      // settle it so the next policy can use the mount point
-      const u = await e.lk.run(['umount', out, '--discard'])
-      t.equal(u.code, 0, u.stderr)
+      // settle it so the next policy can use the mount point: the later commit still carries
+      // the run's provenance, given with --keep
+      if (policy === 'keep') {
+        const u = await e.lk.run(['umount', out, '--discard'])
+        t.equal(u.code, 0, u.stderr)
+      } else {
+        const u = await e.lk.json<{ commit: Commit }>(['umount', out, '--commit'])
+        t.equal(u.commit.metadata['lk-mount.exit'], '3', 'kept outputs committed later keep the run metadata')
+        t.match(u.commit.message, /train\.py --exit 3 \(3\)$/)
+        t.match(u.commit.metadata['lk-mount.input.0'], /^lakefs:\/\/dset\/main\/train@/)
+      }
     }
   }
   // a command that cannot start
