@@ -34,7 +34,6 @@ export const findCommand: CommandModule<GlobalArgs, GlobalArgs & { uri: string, 
     try {
       let ref: string | undefined
       let after = ''
-      if (a.json) process.stdout.write('[')
       for (;;) {
         const page = await c.request('find', {
           target: targetOf(a),
@@ -43,6 +42,8 @@ export const findCommand: CommandModule<GlobalArgs, GlobalArgs & { uri: string, 
           after,
           ...(pageSize === undefined ? {} : { scan: pageSize }),
         })
+        // the array opens only once the first answer arrived: an error before it leaves stdout empty
+        if (a.json && ref === undefined) process.stdout.write('[')
         ref = page.commit
         scanned += page.scanned
         for (const s of page.matches) {
