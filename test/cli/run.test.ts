@@ -335,3 +335,23 @@ t.test('parallel experiments: a branch each, runs at once, compare, merge the wi
   const c = await e.lk.run(['cat', 'lakefs://dset/best-lr/results/metrics.json'])
   t.match(JSON.parse(c.stdout), { argv: ['--lr', '1'] }, 'the tag holds the winning run\'s results')
 })
+
+t.test('read-only run: SIGINT forwarded (stdin is not a terminal), 130, local manifest only', async t => {
+  if (!fuseAvailable(t)) return
+  const e = await setup(t)
+  const ready = join(e.base, 'ready')
+  let runPid = 0
+  const waiting = lkRun(e, ['--mount', `lakefs://dset/main/train:${join(e.base, 'data')}`, '--json', '--', 'python3', TRAIN, '--no-output', '--wait', ready], {}, pid => { runPid = pid })
+  const end = Date.now() + 60_000
+  while (!existsSync(ready) && Date.now() < end) await new Promise(resolve => setTimeout(resolve, 100))
+  t.ok(existsSync(ready), 'the job started')
+  process.kill(runPid, 'SIGINT')
+  const r = await waiting
+  t.equal(r.code, 130, `128 + SIGINT (Python's KeyboardInterrupt re-raised as the signal); ${r.stderr}`)
+  await noMounts(t, e)
+  const s = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))) as Summary
+  t.equal(s.manifestUri, undefined, 'no write mount, no manifest in a commit')
+  t.same(s.outputs, [])
+  t.ok(existsSync(s.localManifest), 'the local copy records the run')
+  t.equal(await head(e, 'main').then(c => c.id), e.main.id, 'nothing committed')
+})
