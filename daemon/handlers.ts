@@ -9,8 +9,9 @@ import { METHODS } from '../lib/control/methods/index.js'
 import type { DaemonStatus } from '../lib/control/methods/index.js'
 import type { RemoteTarget } from '../lib/control/target.js'
 import type { Manager } from '../lib/manager/index.js'
-import type { CommitInfo, DiffEntry, ListEntry, Remote } from '../lib/remote/types.js'
+import type { DiffEntry, ListEntry, Remote } from '../lib/remote/types.js'
 import { importDirectory } from './import.js'
+import { findPage, logMatching } from './find.js'
 
 export interface HandlerDeps {
   remoteFor (target: RemoteTarget): Promise<Remote>
@@ -100,15 +101,8 @@ export function registerHandlers (server: ControlServer, d: HandlerDeps): void {
       return { stat, bytes: sent }
     })
     .handle('import', async (p, ctx) => await importDirectory(await d.remoteFor(p.target), p, ctx))
-    .handle('log', async (p) => {
-      const r = await d.remoteFor(p.target)
-      const out: CommitInfo[] = []
-      for await (const c of r.log(p.uri.repo, refOf(p.uri), { amount: p.amount })) {
-        out.push(c)
-        if (out.length >= p.amount) break
-      }
-      return out
-    })
+    .handle('log', async (p) => await logMatching(await d.remoteFor(p.target), p))
+    .handle('find', async (p, ctx) => await findPage(await d.remoteFor(p.target), p, ctx.signal))
     .handle('show', async (p) => {
       const r = await d.remoteFor(p.target)
       const ref = refOf(p.uri)

@@ -14,10 +14,12 @@ import { mergeCommand } from './merge.js'
 import { mountCommand, umountCommand, commitCommand, prefetchCommand } from './mount.js'
 import { statusCommand } from './status.js'
 import { daemonCommand } from './daemon.js'
+import { findCommand } from './find.js'
+import { runCommand } from './run.js'
 import { serveCommand } from './serve.js'
 
 export const COMMANDS = [
-  mountCommand, umountCommand, commitCommand, statusCommand, prefetchCommand,
-  repoCommand, branchCommand, tagCommand, importCommand, lsCommand, catCommand, logCommand, showCommand, diffCommand, mergeCommand,
+  mountCommand, umountCommand, commitCommand, statusCommand, prefetchCommand, runCommand,
+  repoCommand, branchCommand, tagCommand, importCommand, lsCommand, catCommand, logCommand, showCommand, findCommand, diffCommand, mergeCommand,
   daemonCommand, serveCommand,
 ] as unknown as Array<CommandModule<GlobalArgs, GlobalArgs>>

@@ -3,7 +3,7 @@
 import type { CommandModule } from 'yargs'
 import { METHODS } from '../../lib/control/methods/index.js'
 import type { CommitInfo } from '../../lib/control/methods/index.js'
-import { call, formatTime, out, printJson, targetOf, type GlobalArgs } from '../context.js'
+import { call, formatTime, out, parseMeta, printJson, targetOf, type GlobalArgs } from '../context.js'
 
 export function printCommit (c: CommitInfo): void {
   out(`commit ${c.id}`)
@@ -20,16 +20,19 @@ export function printCommit (c: CommitInfo): void {
   out()
 }
 
-export const logCommand: CommandModule<GlobalArgs, GlobalArgs & { uri: string, amount: number }> = {
+export const logCommand: CommandModule<GlobalArgs, GlobalArgs & { uri: string, amount: number, meta?: string[] }> = {
   command: 'log <uri>',
   describe: METHODS.log.title,
   builder: (y) => y
     .positional('uri', { type: 'string', demandOption: true, describe: 'lakefs://<repo>/<ref>' })
     .option('amount', { alias: 'n', type: 'number', default: 100, describe: 'at most this many commits' })
+    .option('meta', { type: 'string', array: true, describe: 'only commits whose metadata has key=value (repeatable: all must match)' })
     .example('$0 log lakefs://images/main --amount 5 --json', '')
+    .example('$0 log lakefs://images/exp-42 --meta mlflow.run_id=3f2a...', 'the commit an MLflow run produced')
     .epilog(METHODS.log.help),
   handler: async (a) => {
-    const commits = await call(a, 'log', { target: targetOf(a), uri: a.uri, amount: a.amount })
+    const meta = parseMeta(a.meta)
+    const commits = await call(a, 'log', { target: targetOf(a), uri: a.uri, amount: a.amount, ...(meta === undefined ? {} : { meta }) })
     if (a.json) { printJson(commits); return }
     for (const c of commits) printCommit(c)
   },

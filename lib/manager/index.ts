@@ -338,6 +338,13 @@ export class Manager implements MountManager {
     if (rec.write && action === 'keep' && left > 0) {
       entry.state = 'staged'
       entry.since = this.#now()
+      // a message and metadata given with --keep are for the commit that settles these changes
+      // later (`lk-mount run --on-failure keep` records its provenance this way)
+      if (req.message !== undefined || req.metadata !== undefined) {
+        if (req.message !== undefined) rec.message = req.message
+        if (req.metadata !== undefined) rec.metadata = { ...rec.metadata, ...req.metadata }
+        await this.#saveRecord(rec)
+      }
       return { action }
     }
     await session?.close()

@@ -72,16 +72,22 @@ export const importDir = defineMethod<
 })
 
 export const log = defineMethod<
-  Targeted & { uri: string, amount?: number },
-  { target: RemoteTarget, uri: LakefsUri, amount: number },
+  Targeted & { uri: string, amount?: number, meta?: Metadata },
+  { target: RemoteTarget, uri: LakefsUri, amount: number, meta: Metadata | undefined },
   CommitInfo[]
 >({
   name: 'log',
   title: 'Show commit history',
-  help: 'Lists the commits reachable from a ref, newest first (first parents and merged commits, as lakeFS does).',
+  help: 'Lists the commits reachable from a ref, newest first (first parents and merged commits, as lakeFS does). With meta, only the commits whose metadata holds every given key=value pair (amount then counts matches).',
   parse: (raw) => {
     const p = record(raw, 'params')
-    return { target: parseTarget(p.target), uri: parseUri(str(p, 'uri', 'params'), { path: 'forbidden' }), amount: optInt(p, 'amount', 'params', 1) ?? 100 }
+    const meta = optMetadata(p, 'meta', 'params')
+    return {
+      target: parseTarget(p.target),
+      uri: parseUri(str(p, 'uri', 'params'), { path: 'forbidden' }),
+      amount: optInt(p, 'amount', 'params', 1) ?? 100,
+      meta: meta === undefined || Object.keys(meta).length === 0 ? undefined : meta,
+    }
   },
 })
 

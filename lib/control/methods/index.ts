@@ -5,6 +5,7 @@ import type { MethodDef } from './define.js'
 import { daemonMethods, daemonStatus, daemonStop } from './daemon.js'
 import { branchCreate, branchDelete, branchList, repoCreate, repoList, tagCreate, tagList } from './repo.js'
 import { cat, diff, importDir, log, ls, merge, show } from './data.js'
+import { find } from './find.js'
 import { mount, mountCommit, mountDiff, mountStatus, prefetch, umount } from './mounts.js'
 
 export const METHODS = {
@@ -25,6 +26,7 @@ export const METHODS = {
   show,
   diff,
   merge,
+  find,
   mount,
   umount,
   'mount.commit': mountCommit,
@@ -46,6 +48,7 @@ export function isMethodName (s: string): s is MethodName {
 export type { MethodDef } from './define.js'
 export type { DaemonStatus, MethodHelp } from './daemon.js'
 export type { ImportResult } from './data.js'
+export type { FindPage } from './find.js'
 export type { MountParams } from './mounts.js'
 // the shapes of results, for clients (the CLI may import only lib/control and lib/core)
 export type { CommitInfo, DiffEntry, ListEntry, RefInfo, RepoInfo, MergeResult } from '../../remote/types.js'

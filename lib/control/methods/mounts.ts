@@ -60,7 +60,7 @@ export const umount = defineMethod<
 >({
   name: 'umount',
   title: 'Unmount',
-  help: 'Unmounts and settles staged changes: commit (the default for write mounts), keep them staged for a later mount or commit, or discard them. Also settles a staged mount that is no longer mounted.',
+  help: 'Unmounts and settles staged changes: commit (the default for write mounts), keep them staged for a later mount or commit, or discard them. Also settles a staged mount that is no longer mounted. With keep, a message and metadata given are remembered for the commit that later settles the changes.',
   progress: true,
   parse: (raw) => {
     const p = record(raw, 'params')
