@@ -145,12 +145,80 @@ function toStat (a: Attr): FuseStat {
 
 type Fail = (negErrno: number) => void
 
+/**
+ * Handles for reads on a no-open mount. The kernel sends no OPEN there and every read carries
+ * fh 0, but FsCore.read wants a handle from FsCore.open (lib/fs answers EBADF for fh 0), so the
+ * adapter opens read-only handles itself, one per path, keeps the most recently used `max`, and
+ * releases the rest. A handle is never released while a read on it is in flight. Only used on
+ * read-only pinned mounts, where a path's content never changes, so a cached handle is never stale.
+ */
+class ReadHandles {
+  readonly #core: FsCore
+  readonly #max: number
+  /** Map order is LRU order: the first entry is the least recently used */
+  readonly #entries = new Map<string, { fh: Promise<number>, busy: number, evicted: boolean }>()
+
+  constructor (core: FsCore, max: number) {
+    this.#core = core
+    this.#max = max
+  }
+
+  async use<T>(path: string, fn: (fh: number) => Promise<T>): Promise<T> {
+    let e = this.#entries.get(path)
+    if (e !== undefined) {
+      this.#entries.delete(path)
+      this.#entries.set(path, e)
+    } else {
+      const entry = { fh: this.#core.open(path, fsConstants.O_RDONLY), busy: 0, evicted: false }
+      // a failed open is not remembered: the next read tries again
+      entry.fh.catch(() => { if (this.#entries.get(path) === entry) this.#entries.delete(path) })
+      this.#entries.set(path, entry)
+      e = entry
+      this.#evict()
+    }
+    e.busy++
+    try {
+      return await fn(await e.fh)
+    } finally {
+      e.busy--
+      if (e.evicted && e.busy === 0) this.#release(path, e.fh)
+    }
+  }
+
+  #evict (): void {
+    while (this.#entries.size > this.#max) {
+      const [path, e] = this.#entries.entries().next().value as [string, { fh: Promise<number>, busy: number, evicted: boolean }]
+      this.#entries.delete(path)
+      e.evicted = true
+      if (e.busy === 0) this.#release(path, e.fh)
+    }
+  }
+
+  #release (path: string, fh: Promise<number>): void {
+    fh.then(n => this.#core.release(path, n)).catch(() => {})
+  }
+
+  /** releases every handle not in use (in-use ones follow when their read ends) */
+  closeAll (): void {
+    for (const [path, e] of this.#entries) {
+      e.evicted = true
+      if (e.busy === 0) this.#release(path, e.fh)
+    }
+    this.#entries.clear()
+  }
+}
+
+/** enough for a DataLoader's workers and prefetch queue; each is a small object in lib/fs */
+const READ_HANDLES = 4096
+
 class Handlers {
   readonly #core: FsCore
   readonly #log: Logger
   readonly #readOnly: boolean
   readonly #noOpen: boolean
   readonly #xattrs: boolean
+  /** set on no-open mounts: the handles reads use instead of the kernel's fh 0 */
+  readonly readHandles: ReadHandles | undefined
 
   constructor (core: FsCore, log: Logger, flags: { readOnly: boolean, noOpen: boolean, xattrs: boolean }) {
     this.#core = core
@@ -158,6 +226,7 @@ class Handlers {
     this.#readOnly = flags.readOnly
     this.#noOpen = flags.noOpen
     this.#xattrs = flags.xattrs
+    this.readHandles = flags.noOpen ? new ReadHandles(core, READ_HANDLES) : undefined
   }
 
   /** errno for a thrown value, logged when it became EIO (an error the table does not know) */
@@ -218,7 +287,11 @@ class Handlers {
         this.#call('readdir', path, () => core.readdir(path), names => { cb(0, ['.', '..', ...names]) }, cb)
       },
       read: (path, fh, buf, len, pos, cb) => {
-        this.#call('read', path, () => core.read(path, fh, buf, len, pos), n => {
+        const handles = this.readHandles
+        const read = fh === 0 && handles !== undefined
+          ? () => handles.use(path, h => core.read(path, h, buf, len, pos))
+          : () => core.read(path, fh, buf, len, pos)
+        this.#call('read', path, read, n => {
           cb(Number.isInteger(n) && n >= 0 && n <= len ? n : this.#errno('read', path, new Error(`core returned ${n} bytes for a read of ${len}`)))
         }, cb)
       },
@@ -243,7 +316,7 @@ class Handlers {
     }
     if (this.#noOpen) {
       // ENOSYS from OPEN switches the connection to no-open: no OPEN/RELEASE for any file of this
-      // mount again, reads carry fh 0 (FsCore.read resolves the path itself).
+      // mount again, reads carry fh 0 and use the adapter's own handles (ReadHandles).
       ro.open = (_path, _flags, cb) => { cb(-ENOSYS_SWITCHES_TO_NO_OPEN) }
     } else {
       ro.open = (path, flags, cb) => {
@@ -329,9 +402,9 @@ function fsnameOption (opts: FuseOptions, readOnly: boolean): string {
   } else {
     // 128 KiB write requests instead of 4 KiB
     extra.push('big_writes')
-    // libfuse 2 otherwise renames an unlinked-but-open file to .fuse_hiddenNNN, which the core
-    // would stage and commit as a real file
-    extra.push('hard_remove')
+    // Not hard_remove: with it libfuse 2 has no path for an unlinked-but-open file and its reads
+    // and writes fail with ENOENT. Without it libfuse renames such a file to .fuse_hiddenNNN
+    // until the last close (the core sees rename, then unlink), so open handles survive unlink.
   }
   // pinned paths never appear: cache misses (loaders probing for optional sidecar files) too
   if (opts.immutable) extra.push(`negative_timeout=${opts.attrTimeoutSec ?? IMMUTABLE_TIMEOUT_SEC}`)
@@ -363,7 +436,8 @@ export const mountFuse: MountFuse = async (core, mountpointIn, opts) => {
   const noOpen = readOnly && (opts.noOpen ?? true)
   const timeoutSec = opts.attrTimeoutSec ?? (opts.immutable ? IMMUTABLE_TIMEOUT_SEC : undefined)
 
-  const fuse = new Fuse(mountpoint, new Handlers(core, log, { readOnly, noOpen, xattrs: opts.xattrs ?? true }).ops(), {
+  const handlers = new Handlers(core, log, { readOnly, noOpen, xattrs: opts.xattrs ?? true })
+  const fuse = new Fuse(mountpoint, handlers.ops(), {
     timeout: opts.handlerTimeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS,
     // a stale mount left here by a crashed daemon (ENOTCONN) is detached before mounting
     force: true,
@@ -397,6 +471,8 @@ export const mountFuse: MountFuse = async (core, mountpointIn, opts) => {
         } finally {
           unmountRequests.delete(mountpoint)
         }
+        // the core gets its handles back before the manager closes it
+        handlers.readHandles?.closeAll()
         log.info('unmounted')
       })()
       // a failed unmount may be retried (e.g. with lazy)
