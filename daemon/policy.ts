@@ -1,7 +1,9 @@
 // Which local paths a control request may name. The system daemon runs as root and its socket
 // may be open to a group, so a request is a request from a less trusted user: it must not mount
 // over /etc, put a cache into /usr, open a "store" in /var/lib/lk-mount/state, or read /root
-// into a repository with `import`.
+// into a repository with `import`. (/home is not refused: users import their own data; the
+// daemon cannot tell which user asked — Node has no SO_PEERCRED — so a socket group is trusted
+// with what root can read outside the refused directories.)
 //
 // Rules, checked on the path as written and again on its real path (symlinks resolved through
 // the deepest existing ancestor, so /data/x -> /etc cannot slip through): never `/`, never a
@@ -12,7 +14,7 @@ import { realpathSync } from 'node:fs'
 import { dirname, basename, join, normalize, sep } from 'node:path'
 import { LkError } from '../lib/core/errors.js'
 
-const SYSTEM_DIRS = ['/proc', '/sys', '/dev', '/etc', '/boot', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/usr', '/run', '/var/run', '/var/lib/dpkg', '/var/lib/systemd', '/var/log']
+const SYSTEM_DIRS = ['/proc', '/sys', '/dev', '/etc', '/boot', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/usr', '/run', '/var/run', '/var/lib/dpkg', '/var/lib/systemd', '/var/log', '/root']
 
 export type PathUse = 'mountpoint' | 'cache directory' | 'store' | 'import source'
 

@@ -116,7 +116,10 @@ async function checkSocket (socket: string, cfg: DaemonConfig): Promise<Check> {
   let st
   try {
     st = statSync(socket)
-  } catch {
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EACCES') {
+      return { name, status: 'fail', detail: `${socket}: this user may not even reach it (a directory on the way refuses)`, fix: `join the socket's group (\`usermod -aG ${cfg.socket.group ?? 'lk-mount'} $USER\`, with socket.mode "0660" in the config), or use sudo` }
+    }
     return { name, status: 'warn', detail: `${socket} does not exist: no daemon is running`, fix: 'start it: `systemctl start lk-mountd` (or `lk-mount daemon`)' }
   }
   const mode = st.mode & 0o777

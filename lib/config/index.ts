@@ -289,9 +289,15 @@ export function loadCredentials (settings: LakefsSettings, env: NodeJS.ProcessEn
   const file = settings.credentialsFile
   if (file === undefined) return undefined
   checkSecretFile(file)
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (e) {
+    throw new LkError('LK_CONFIG', `cannot read the credentials file ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`)
+  }
   let doc: unknown
   try {
-    doc = parseYaml(readFileSync(file, 'utf8'))
+    doc = parseYaml(text)
   } catch (e) {
     const line = (e as { linePos?: Array<{ line: number }> }).linePos?.[0]?.line
     throw new LkError('LK_CONFIG', `${file} is not valid YAML${line === undefined ? '' : ` (line ${line})`}`)
