@@ -33,6 +33,17 @@ t.test('systemd-analyze verify accepts the installed unit', async (t) => {
   t.match(rb.stderr, /Unknown key 'DeviceAlow'/, 'a misspelt directive is reported')
 })
 
+t.test('the example .mount unit verifies', async (t) => {
+  const which = await sh('sh', ['-c', 'command -v systemd-analyze'])
+  if (which.code !== 0) { t.plan(0, 'systemd-analyze is not installed here'); return }
+  const r = await sh('systemd-analyze', ['verify', join(REPO, 'systemd', 'data-images.mount')])
+  t.equal(r.code, 0, r.stderr)
+  t.equal(r.stderr.trim(), '')
+  const text = await readFile(join(REPO, 'systemd', 'data-images.mount'), 'utf8')
+  t.match(text, /^Type=fuse\.lk-mount$/m)
+  t.match(text, /^Requires=lk-mountd\.service$/m)
+})
+
 t.test('the directives the daemon depends on', async (t) => {
   const u = await installUnit(t)
   t.equal(one(u, 'Type'), 'notify')
