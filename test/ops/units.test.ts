@@ -58,7 +58,7 @@ t.test('the directives the daemon depends on', async (t) => {
   const execStopTimeout = Number(/--timeout (\d+)/.exec(one(u, 'ExecStop'))?.[1])
   t.ok(stopSec > execStopTimeout && execStopTimeout > DEFAULT_SHUTDOWN_TIMEOUT_SEC, `TimeoutStopSec ${stopSec} > ExecStop's wait ${execStopTimeout} > the daemon's default ${DEFAULT_SHUTDOWN_TIMEOUT_SEC} s`)
   for (const k of ['PrivateMounts', 'ProtectSystem', 'ProtectHome', 'PrivateTmp', 'MountFlags']) {
-    t.notOk(u.service.has(k), `${k} is absent: it would give the daemon its own mount namespace, hiding its mounts from the machine`)
+    t.notOk(u.service.has(k), `${k} is absent: it would hide the daemon's mounts or mount points from the machine`)
   }
   for (const h of ['mount.fuse.lk-mount', 'umount.fuse.lk-mount']) {
     const f = join(u.root, 'sbin', h)
