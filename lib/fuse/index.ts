@@ -22,8 +22,7 @@
 
 import { execFile } from 'node:child_process'
 import { readFile, readdir } from 'node:fs/promises'
-import { existsSync } from 'node:fs'
-import { constants as fsConstants } from 'node:fs'
+import { constants as fsConstants, existsSync } from 'node:fs'
 import { resolve as resolvePath } from 'node:path'
 import Fuse, { type FuseOps, type FuseStat } from 'fuse-native'
 import { LkError } from '../core/errors.js'
@@ -31,6 +30,7 @@ import { silentLogger, type Logger } from '../core/log.js'
 import type { Attr, FsCore } from '../fs/types.js'
 import type { FuseMount, FuseOptions, MountFuse } from './types.js'
 import { ERRNO, errnoFor } from './errno.js'
+import { ReadHandles } from './read-handles.js'
 
 export type { FuseMount, FuseOptions, MountFuse } from './types.js'
 export { ERRNO, errnoFor } from './errno.js'
@@ -53,7 +53,7 @@ const SYSTEM_XATTR = /^(security|system|trusted)\./
 const UTIME_SPECIAL_MS = 1073
 
 /** Linux ENOSYS: only ever sent on purpose, never mapped from the core (see errno.ts) */
-const ENOSYS_SWITCHES_TO_NO_OPEN = 38
+const LINUX_ENOSYS = 38
 
 const DEBUG_ERRNOS = new Set<number>([ERRNO.ENOENT, ERRNO.ENODATA, ERRNO.EEXIST, ERRNO.ENOTEMPTY])
 
@@ -126,6 +126,40 @@ export async function forceUnmount (mnt: string, log: Logger = silentLogger): Pr
   if (await isMounted(mnt)) await detach(resolvePath(mnt), true, log)
 }
 
+// --- xattr replies that respect the caller's buffer -----------------------------------------
+//
+// fuse-native 2.2.6 answers getxattr/listxattr with the full length even when the caller's
+// buffer is smaller; libfuse then replies with more bytes than it allocated (a heap over-read)
+// and the kernel rejects the reply, so the caller sees EIO. Python's os.getxattr probes with a
+// 128-byte buffer first, so any value longer than that failed. These two dispatchers replace
+// fuse-native's: a size probe (empty buffer) gets the size, a short buffer gets ERANGE.
+
+class LkFuse extends Fuse {
+  protected override _op_getxattr (signal: (code: number, buf: ArrayBufferLike) => void, path: string, name: string, valueBuf: Buffer, position: number): void {
+    const getxattr = this.ops.getxattr
+    if (getxattr === undefined) { signal(-LINUX_ENOSYS, valueBuf.buffer); return }
+    getxattr(path, name, position, (code, value) => {
+      if (code !== 0) signal(code, valueBuf.buffer)
+      else if (value === undefined) signal(-ERRNO.ENODATA, valueBuf.buffer)
+      else if (valueBuf.length === 0) signal(value.length, valueBuf.buffer)
+      else if (value.length > valueBuf.length) signal(-ERRNO.ERANGE, valueBuf.buffer)
+      else signal(value.copy(valueBuf), valueBuf.buffer)
+    })
+  }
+
+  protected override _op_listxattr (signal: (code: number, buf: ArrayBufferLike) => void, path: string, listBuf: Buffer): void {
+    const listxattr = this.ops.listxattr
+    if (listxattr === undefined) { signal(-LINUX_ENOSYS, listBuf.buffer); return }
+    listxattr(path, (code, names) => {
+      if (code !== 0 || names === undefined) { signal(code !== 0 ? code : -ERRNO.EIO, listBuf.buffer); return }
+      const packed = Buffer.from(names.map(n => n + '\0').join(''))
+      if (listBuf.length === 0) signal(packed.length, listBuf.buffer)
+      else if (packed.length > listBuf.length) signal(-ERRNO.ERANGE, listBuf.buffer)
+      else signal(packed.copy(listBuf), listBuf.buffer)
+    })
+  }
+}
+
 // --- handlers -----------------------------------------------------------------------------
 
 function toStat (a: Attr): FuseStat {
@@ -144,69 +178,6 @@ function toStat (a: Attr): FuseStat {
 }
 
 type Fail = (negErrno: number) => void
-
-/**
- * Handles for reads on a no-open mount. The kernel sends no OPEN there and every read carries
- * fh 0, but FsCore.read wants a handle from FsCore.open (lib/fs answers EBADF for fh 0), so the
- * adapter opens read-only handles itself, one per path, keeps the most recently used `max`, and
- * releases the rest. A handle is never released while a read on it is in flight. Only used on
- * read-only pinned mounts, where a path's content never changes, so a cached handle is never stale.
- */
-class ReadHandles {
-  readonly #core: FsCore
-  readonly #max: number
-  /** Map order is LRU order: the first entry is the least recently used */
-  readonly #entries = new Map<string, { fh: Promise<number>, busy: number, evicted: boolean }>()
-
-  constructor (core: FsCore, max: number) {
-    this.#core = core
-    this.#max = max
-  }
-
-  async use<T>(path: string, fn: (fh: number) => Promise<T>): Promise<T> {
-    let e = this.#entries.get(path)
-    if (e !== undefined) {
-      this.#entries.delete(path)
-      this.#entries.set(path, e)
-    } else {
-      const entry = { fh: this.#core.open(path, fsConstants.O_RDONLY), busy: 0, evicted: false }
-      // a failed open is not remembered: the next read tries again
-      entry.fh.catch(() => { if (this.#entries.get(path) === entry) this.#entries.delete(path) })
-      this.#entries.set(path, entry)
-      e = entry
-      this.#evict()
-    }
-    e.busy++
-    try {
-      return await fn(await e.fh)
-    } finally {
-      e.busy--
-      if (e.evicted && e.busy === 0) this.#release(path, e.fh)
-    }
-  }
-
-  #evict (): void {
-    while (this.#entries.size > this.#max) {
-      const [path, e] = this.#entries.entries().next().value as [string, { fh: Promise<number>, busy: number, evicted: boolean }]
-      this.#entries.delete(path)
-      e.evicted = true
-      if (e.busy === 0) this.#release(path, e.fh)
-    }
-  }
-
-  #release (path: string, fh: Promise<number>): void {
-    fh.then(n => this.#core.release(path, n)).catch(() => {})
-  }
-
-  /** releases every handle not in use (in-use ones follow when their read ends) */
-  closeAll (): void {
-    for (const [path, e] of this.#entries) {
-      e.evicted = true
-      if (e.busy === 0) this.#release(path, e.fh)
-    }
-    this.#entries.clear()
-  }
-}
 
 /** enough for a DataLoader's workers and prefetch queue; each is a small object in lib/fs */
 const READ_HANDLES = 4096
@@ -317,7 +288,7 @@ class Handlers {
     if (this.#noOpen) {
       // ENOSYS from OPEN switches the connection to no-open: no OPEN/RELEASE for any file of this
       // mount again, reads carry fh 0 and use the adapter's own handles (ReadHandles).
-      ro.open = (_path, _flags, cb) => { cb(-ENOSYS_SWITCHES_TO_NO_OPEN) }
+      ro.open = (_path, _flags, cb) => { cb(-LINUX_ENOSYS) }
     } else {
       ro.open = (path, flags, cb) => {
         this.#call('open', path, () => core.open(path, flags), fh => { cb(0, fh) }, cb)
@@ -437,7 +408,7 @@ export const mountFuse: MountFuse = async (core, mountpointIn, opts) => {
   const timeoutSec = opts.attrTimeoutSec ?? (opts.immutable ? IMMUTABLE_TIMEOUT_SEC : undefined)
 
   const handlers = new Handlers(core, log, { readOnly, noOpen, xattrs: opts.xattrs ?? true })
-  const fuse = new Fuse(mountpoint, handlers.ops(), {
+  const fuse = new LkFuse(mountpoint, handlers.ops(), {
     timeout: opts.handlerTimeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS,
     // a stale mount left here by a crashed daemon (ENOTCONN) is detached before mounting
     force: true,

@@ -159,3 +159,44 @@ t.test('a short answer from the remote is never cached', async t => {
   t.ok(st2.isDirectory())
   await c.close()
 })
+
+t.test('a full disk: evict and retry once, else LK_NO_SPACE (on a real 1 MiB tmpfs)', async t => {
+  const { execFileSync } = await import('node:child_process')
+  const { mkdtemp, rmdir } = await import('node:fs/promises')
+  const { tmpdir } = await import('node:os')
+  const dir = await mkdtemp(join(tmpdir(), 'lk-nospc-'))
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], { stdio: 'ignore' })
+  } catch {
+    await rmdir(dir)
+    t.pass('skipped: needs permission to mount a tmpfs')
+    return
+  }
+  t.teardown(async () => { execFileSync('umount', [dir], { stdio: 'ignore' }); await rmdir(dir) })
+  const files: Record<string, Buffer> = {}
+  for (let i = 0; i < 6; i++) files[`f${i}`] = sampleBytes(`nospc${i}`, 300 * 1024)
+  files.huge = sampleBytes('huge', 2 * 1024 * 1024)
+  const { remote, stats } = await fixture(files)
+  // the budget says 100 MiB, the disk holds 1 MiB: the cache must notice ENOSPC itself
+  const c = await ContentCache.open({ dir, maxBytes: 100 * 1024 * 1024, chunkSize: 4 * 1024 * 1024 })
+  for (let i = 0; i < 6; i++) {
+    t.ok((await readAll(c, { remote, repo, stat: stats[`f${i}`] as ObjectStat })).equals(files[`f${i}`] as Buffer), `f${i} read on a full disk`)
+  }
+  t.ok(c.entries <= 3 && c.counters.evictions >= 3, `evicted to make room (${c.entries} entries, ${c.counters.evictions} evictions)`)
+  const e = await readAll(c, { remote, repo, stat: stats.huge as ObjectStat }).catch((x: unknown) => x)
+  t.ok(e instanceof LkError && e.code === 'LK_NO_SPACE', 'a chunk larger than the disk: LK_NO_SPACE')
+  t.same(await readdir(join(dir, 'tmp')), [], 'no partial chunk left behind')
+  await c.close()
+})
+
+t.test('a chunk larger than the whole cache is served but not kept', async t => {
+  const data = sampleBytes('larger', 50_000)
+  const { remote, stats } = await fixture({ l: data })
+  const dir = t.testdir()
+  const c = await ContentCache.open({ dir, maxBytes: 10_000 })
+  const src = { remote, repo, stat: stats.l as ObjectStat }
+  t.ok((await readAll(c, src)).equals(data))
+  t.equal(c.entries, 0)
+  t.same((await readdir(dir, { recursive: true })).filter(n => /\.\d+$/.test(n)), [], 'no orphaned chunk file')
+  await c.close()
+})

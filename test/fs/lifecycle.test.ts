@@ -15,6 +15,7 @@ import { branchName, refExpr, repoName, type ObjectPath } from '../../lib/core/i
 import { openMountSession } from '../../lib/fs/index.js'
 import type { MountSession } from '../../lib/fs/types.js'
 import { FaultyRemote } from '../../lib/remote/faulty.js'
+import { LocalRemote } from '../../lib/remote/local.js'
 import type { CommitInfo, Remote } from '../../lib/remote/types.js'
 import { CoreDriver } from '../conformance/core-driver.js'
 import { SAMPLE_BRANCH, SAMPLE_REPO, sampleFile, seedSample } from '../conformance/dataset.js'
@@ -176,7 +177,8 @@ t.test('SIGKILL of a writer loses nothing closed or fsynced', async t => {
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
   const stateDir = join(dir, 'state')
   const fixture = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'crash-writer.js')
-  const child = spawn(process.execPath, [fixture, stateDir, join(dir, 'cache-child')], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const storeDir = join(dir, 'store')
+  const child = spawn(process.execPath, [fixture, stateDir, join(dir, 'cache-child'), storeDir], { stdio: ['ignore', 'pipe', 'inherit'] })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   await new Promise<void>((resolve, reject) => {
     let out = ''
@@ -186,8 +188,9 @@ t.test('SIGKILL of a writer loses nothing closed or fsynced', async t => {
   child.kill('SIGKILL')
   await new Promise(resolve => child.once('exit', resolve))
 
-  const remote = new MemoryRemote()
-  await seedSample(remote)
+  // the store the killed writer used, opened by this process
+  const remote = await LocalRemote.open({ dir: storeDir })
+  t.teardown(async () => { await remote.close() })
   const cache = await ContentCache.open({ dir: join(dir, 'cache'), maxBytes: 1 << 26 })
   t.teardown(async () => { await cache.close() })
   const s: MountSession = await openMountSession({ remote, repo, ref: refExpr(SAMPLE_BRANCH), write: true, cache, stateDir })
@@ -205,4 +208,76 @@ t.test('SIGKILL of a writer loses nothing closed or fsynced', async t => {
   const c = await s.commit({ message: 'after crash' })
   t.equal((await readRemote(remote, c.id, 'closed.txt')).toString(), 'closed data')
   t.equal((await readRemote(remote, c.id, 'train-moved/dog/001.bin')).length, sampleFile('train/dog/001.bin').data.length)
+})
+
+t.test('commit: writes and namespace changes continue while the remote commits', async t => {
+  const m = await openCoreMount({ write: true, wrap: r => new FaultyRemote(r) })
+  t.teardown(m.close)
+  const faulty = m.remote as FaultyRemote
+  const d = new CoreDriver(m.session.fs)
+  await d.writeFile('a.txt', Buffer.from('A'))
+  faulty.inject({ method: 'commitChanges', mode: 'slow', latencyMs: 300 })
+  const committing = m.session.commit({ message: 'slow' })
+  let committed = false
+  void committing.then(() => { committed = true }, () => {})
+  await new Promise(resolve => setTimeout(resolve, 50))
+  // all of these finish while the commit is still waiting on the remote
+  await d.writeFile('b.txt', Buffer.from('B'))
+  await d.unlink('a.txt')
+  await d.mkdir('later')
+  t.notOk(committed, 'namespace changes did not wait for the commit')
+  const c = await committing
+  t.equal((await readRemote(m.remote, c.id, 'a.txt')).toString(), 'A', 'the commit has what was sealed')
+  await t.rejects(m.remote.statObject(repo, c.id, 'b.txt' as ObjectPath))
+  await t.rejects(d.stat('a.txt'), { code: 'ENOENT' }, 'the unlink made during the commit holds after the re-pin')
+  t.equal((await d.readFile('b.txt')).toString(), 'B')
+  t.same((await m.session.diff()).map(e => `${e.type} ${e.path}`), ['removed a.txt', 'added b.txt'])
+})
+
+t.test('prefetch fills the cache; later reads need no remote call; stats count them', async t => {
+  const m = await openCoreMount({ write: false, wrap: r => new FaultyRemote(r) })
+  t.teardown(m.close)
+  const faulty = m.remote as FaultyRemote
+  const progress: number[] = []
+  const r = await m.session.prefetch('/train', (done) => { progress.push(done) })
+  t.equal(r.files, 3)
+  t.equal(r.bytes, (100 + 4 + 70) * 1024)
+  t.same(progress.sort(), [1, 2, 3])
+  const before = faulty.callCount('readRange')
+  const d = new CoreDriver(m.session.fs)
+  t.ok((await d.readFile('train/dog/001.bin')).equals(sampleFile('train/dog/001.bin').data))
+  t.equal(faulty.callCount('readRange'), before, 'served from the cache')
+  const st = m.session.stats()
+  t.ok(st.cacheHits >= 1 && st.bytesFetched >= r.bytes && st.reads >= 1)
+})
+
+t.test('sub-path mounts map paths under the prefix; tags mount read-only only', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'lk-sub-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const remote = new MemoryRemote()
+  const seeded = await seedSample(remote)
+  await remote.createTag(repo, 'v1' as never, seeded)
+  const cache = await ContentCache.open({ dir: join(dir, 'cache'), maxBytes: 1 << 26 })
+  t.teardown(async () => { await cache.close() })
+  const s = await openMountSession({ remote, repo, ref: refExpr(SAMPLE_BRANCH), subPath: 'train/', write: true, cache, stateDir: join(dir, 'state') })
+  t.teardown(async () => { await s.close() })
+  const d = new CoreDriver(s.fs)
+  t.same(await d.readdir(''), ['cat', 'dog'])
+  t.ok((await d.readFile('dog/001.bin')).equals(sampleFile('train/dog/001.bin').data))
+  await d.writeFile('cat/003.bin', Buffer.from('new cat'))
+  await d.unlink('dog/001.bin')
+  t.same((await s.diff()).map(e => `${e.type} ${e.path}`), ['added train/cat/003.bin', 'removed train/dog/001.bin'])
+  const c = await s.commit({ message: 'sub' })
+  t.equal((await readRemote(remote, c.id, 'train/cat/003.bin')).toString(), 'new cat')
+  await t.rejects(remote.statObject(repo, c.id, 'train/dog/001.bin' as ObjectPath))
+  t.ok((await readRemote(remote, c.id, 'README.md')).equals(sampleFile('README.md').data), 'outside the sub-path untouched')
+
+  await t.rejects(openMountSession({ remote, repo, ref: refExpr('v1'), write: true, cache, stateDir: join(dir, 'tag-state') }), { code: 'LK_NOT_A_BRANCH' })
+  const ro = await openMountSession({ remote, repo, ref: refExpr('v1'), write: false, cache })
+  t.teardown(async () => { await ro.close() })
+  t.equal(ro.pinnedCommit(), seeded)
+  t.equal(ro.identity.branch, undefined)
+  t.ok(ro.fs.readOnly)
+  await t.rejects(new CoreDriver(ro.fs).writeFile('x', Buffer.from('x')), { code: 'EROFS' })
+  await t.rejects(ro.commit({ message: 'no' }), { code: 'LK_READ_ONLY_MOUNT' })
 })

@@ -152,6 +152,18 @@ if (fuseAvailable(t)) {
     t.match(sec.stderr, /Operation not supported/, 'setting security.* is not supported (cp -a skips it)')
   })
 
+  t.test('regression: xattr values and lists longer than the caller\'s first buffer', async t => {
+    // Python probes with 128 bytes (values) and 256 bytes (lists) first; fuse-native used to
+    // answer with the full length, libfuse over-read its buffer and the caller got EIO
+    const core = new MemFs({ files: { '/f': 'x' } })
+    core.setXattrDirect('/f', 'user.long', 'v'.repeat(300))
+    for (let i = 0; i < 40; i++) core.setXattrDirect('/f', `user.name-number-${i}`, String(i))
+    const { dir } = await mountForTest(t, core)
+    const py = `import os, sys; p = sys.argv[1]; print(len(os.getxattr(p, 'user.long')), len(os.listxattr(p)))`
+    const r = await sh('python3', ['-c', py, join(dir, 'f')])
+    t.equal(r.stdout.trim(), '300 41', `python os.getxattr/listxattr: ${r.stderr}`)
+  })
+
   t.test('big_writes: large writes arrive in large requests', async t => {
     const core = new MemFs()
     const { dir } = await mountForTest(t, core)
@@ -227,11 +239,18 @@ if (fuseAvailable(t)) {
     const { logger, lines } = capturingLogger()
     const { mount, dir } = await mountForTest(t, core, { logger })
     // a child holds the file open and reads it only after the unmount
-    const child = spawn('sh', ['-c', 'exec 3<held; read -r go; cat <&3'], { cwd: dir, stdio: ['pipe', 'pipe', 'inherit'] })
+    const child = spawn('sh', ['-c', 'exec 3<held; echo ready; read -r go; cat <&3'], { cwd: dir, stdio: ['pipe', 'pipe', 'inherit'] })
     t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
     let out = ''
-    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-    await new Promise(resolve => setTimeout(resolve, 300))
+    await new Promise<void>(resolve => {
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString()
+        if (out.startsWith('ready\n')) {
+          out = out.slice('ready\n'.length)
+          resolve()
+        }
+      })
+    })
     await mount.unmount()
     t.notOk(await isMounted(dir), 'the mount point is free')
     t.ok(lines.some(l => /busy/.test(String(l.msg))), 'the busy fallback is logged')
