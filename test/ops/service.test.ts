@@ -183,7 +183,8 @@ t.test('a second signal forces: the daemon exits at once and mount points are de
   const notify = await NotifyListener.start(t, s.dir)
   const d = execStart(t, u, s, notify)
   await notify.waitFor('READY', '1')
-  await writeFile(join(rw, 'x.txt'), 'x\n')
+  // enough staged data that the graceful commit is still running when the second signal comes
+  await writeFile(join(rw, 'x.bin'), Buffer.alloc(96 << 20, 1))
   const t0 = Date.now()
   process.kill(d.pid, 'SIGTERM')
   // standard signals do not queue: let the first one be taken before the second
