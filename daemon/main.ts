@@ -95,7 +95,8 @@ export async function runDaemon (o: DaemonOptions): Promise<void> {
     if (p === undefined) {
       const dir = t.store ?? o.store
       if (dir !== o.store) checkPath('store', dir)
-      p = LocalRemote.open({ dir, log: log.child({ store: dir }), clock: systemClock }).then(r => metrics.wrapRemote(r))
+      // the metrics wrappers only when someone reads the metrics: no cost on the hot path otherwise
+      p = LocalRemote.open({ dir, log: log.child({ store: dir }), clock: systemClock }).then(r => o.metrics === undefined ? r : metrics.wrapRemote(r))
       remotes.set(key, p)
       p.catch(() => { remotes.delete(key) }) // a failed open is retried by the next request
     }
@@ -125,7 +126,7 @@ export async function runDaemon (o: DaemonOptions): Promise<void> {
     sharedCache: () => shared,
     log,
     clock: systemClock,
-    wrapFs: (fs) => metrics.wrapFs(fs),
+    ...(o.metrics === undefined ? {} : { wrapFs: (fs) => metrics.wrapFs(fs) }),
   })
 
   const server = new ControlServer({

@@ -104,6 +104,13 @@ function checkNode (): Check {
   return { name: 'node', status: 'ok', detail: `Node ${process.versions.node} (${process.execPath})` }
 }
 
+function checkNotify (): Check | undefined {
+  if (!existsSync('/run/systemd/system')) return undefined
+  const p = which('systemd-notify')
+  if (p === undefined) return { name: 'systemd-notify', status: 'fail', detail: 'systemd runs but systemd-notify is missing: lk-mountd.service (Type=notify) would never become ready', fix: 'install the systemd package, or set Type=simple in a drop-in' }
+  return { name: 'systemd-notify', status: 'ok', detail: p }
+}
+
 function checkMountHelper (): Check {
   const name = 'mount helper'
   const p = ['/sbin/mount.fuse.lk-mount', '/usr/sbin/mount.fuse.lk-mount'].find(f => existsSync(f))
@@ -182,6 +189,8 @@ async function checkRemote (cfg: DaemonConfig): Promise<Check> {
 
 export async function runChecks (opts: { system: boolean, config?: string | undefined }): Promise<Check[]> {
   const checks: Check[] = [checkNode(), checkFuseDevice(), checkFusermount(), await checkLibfuse(), await checkFuseNative(), await checkPackages(), checkMountHelper()]
+  const notify = checkNotify()
+  if (notify !== undefined) checks.push(notify)
   let cfg = emptyConfig()
   const which = configFileFor({ explicit: opts.config, system: opts.system })
   try {

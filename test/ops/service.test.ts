@@ -13,7 +13,7 @@ import { LocalRemote } from '../../lib/remote/local.js'
 import { ControlClient } from '../../lib/control/client.js'
 import { fuseAvailable } from '../support/fuse.js'
 import { B, P, R, buf, collect } from '../support/store.js'
-import { NotifyListener, cli, execLine, execStart, installUnit, logLines, mountedAt, one, serviceEnv, type ServiceEnv } from '../support/service.js'
+import { CLI, NotifyListener, cli, execLine, execStart, installUnit, logLines, mountedAt, one, serviceEnv, type ServiceEnv } from '../support/service.js'
 
 async function seed (s: ServiceEnv): Promise<void> {
   const remote = await LocalRemote.open({ dir: join(s.home, 'store') })
@@ -195,4 +195,32 @@ t.test('a second signal forces: the daemon exits at once and mount points are de
   t.ok(logLines(d).some(l => l.msg === 'second signal: detaching every mount now; staged changes stay on disk'), 'the journal says it was forced')
   t.comment(`forced stop took ${Date.now() - t0} ms`)
   t.notOk(await mountedAt(rw), 'mount point detached')
+})
+
+t.test('lk-mount daemon --foreground --config --metrics; SIGINT stops it gracefully', async (t) => {
+  if (!fuseAvailable(t)) return
+  const u = await installUnit(t)
+  const s = await serviceEnv(t, u, '')
+  const rw = join(s.dir, 'out')
+  await writeFile(s.config, `mounts:\n  - { uri: "lakefs://demo/out", mountpoint: "${rw}", write: true, message: "sigint" }\n`)
+  await seed(s)
+  const port = await freePort()
+  const proc = spawn(process.execPath, [CLI, 'daemon', '--foreground', '--config', s.config, '--metrics', `127.0.0.1:${port}`, '--stop-timeout', '30'], { env: s.env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let log = ''
+  proc.stderr?.on('data', (d: Buffer) => { log += d.toString() })
+  const exited = new Promise<number | null>(resolve => proc.once('exit', c => { resolve(c) }))
+  t.teardown(() => { if (proc.exitCode === null) proc.kill('SIGKILL') })
+  for (let i = 0; i < 200 && !log.includes('lk-mountd ready'); i++) await new Promise(r => setTimeout(r, 100))
+  t.match(log, /metrics endpoint listening/)
+  t.ok(await mountedAt(rw), 'the declared mount of --config is mounted')
+  await writeFile(join(rw, 'f.txt'), 'f\n')
+  const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+  t.match(body, new RegExp(`lkmount_staged_paths\\{mountpoint="${rw}",repo="demo",ref="out",write="true"\\} 1`), 'staged paths are a metric')
+  proc.kill('SIGINT')
+  t.equal(await exited, 0, 'SIGINT: graceful exit 0')
+  t.notOk(await mountedAt(rw))
+  const remote = await LocalRemote.open({ dir: join(s.home, 'store') })
+  t.teardown(async () => { await remote.close() })
+  const [head] = await collect(remote.log(R('demo'), 'out', { amount: 1 }))
+  t.equal(head?.message, 'sigint', 'the write mount was committed on SIGINT')
 })
