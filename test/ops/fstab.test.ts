@@ -5,13 +5,14 @@
 // put into /sbin only for this test and removed afterwards (skipped when some other copy is there).
 
 import t from 'tap'
-import { copyFile, readFile, readdir, rm, writeFile, mkdir, chmod } from 'node:fs/promises'
+import { spawn } from 'node:child_process'
+import { copyFile, readFile, readdir, rm, writeFile, mkdir, chmod, stat } from 'node:fs/promises'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { LocalRemote } from '../../lib/remote/local.js'
 import { fuseAvailable, sh } from '../support/fuse.js'
 import { B, P, R, buf } from '../support/store.js'
-import { NotifyListener, cli, execLine, execStart, installUnit, mountedAt, serviceEnv, type ServiceEnv } from '../support/service.js'
+import { NotifyListener, REPO, cli, execLine, execStart, installUnit, mountedAt, serviceEnv, type ServiceEnv } from '../support/service.js'
 
 const HELPERS = ['mount.fuse.lk-mount', 'umount.fuse.lk-mount']
 
@@ -109,4 +110,19 @@ t.test('mount -t fuse.lk-mount, fstab lines and umount through the helpers', asy
   process.kill(pid, 'SIGTERM')
   for (let i = 0; i < 100; i++) { try { process.kill(pid, 0) } catch { break } await new Promise(r => setTimeout(r, 100)) }
   t.notOk(await mountedAt(x))
+
+  // 5. a stale fuse.lk-mount mount point whose server died, with no daemon running: umount still
+  //    works (the helper falls back to a plain kernel unmount instead of failing)
+  const stale = join(s.dir, 'stale')
+  await mkdir(stale)
+  const child = spawn(process.execPath, [join(REPO, 'dist', 'test', 'support', 'stale-mount.js'), stale, 'lk-mount'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  await new Promise<void>(resolve => { child.stdout?.once('data', () => { resolve() }) })
+  child.kill('SIGKILL')
+  await new Promise(r => child.once('exit', r))
+  t.equal(mountinfo(stale)?.fstype, 'fuse.lk-mount', 'a stale fuse.lk-mount mount point is left')
+  t.equal(await stat(stale).then(() => 'ok', (e: NodeJS.ErrnoException) => e.code), 'ENOTCONN')
+  const us = await sh('umount', [stale], { env })
+  t.equal(us.code, 0, `umount of the stale mount point without a daemon: ${us.stderr}`)
+  t.notOk(await mountedAt(stale), 'it is gone')
 })
