@@ -8,6 +8,7 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { readFileSync } from 'node:fs'
 import { LocalRemote } from '../../lib/remote/local.js'
 import { fuseAvailable } from '../support/fuse.js'
 import { B, P, R, buf, collect } from '../support/store.js'
@@ -19,6 +20,10 @@ async function seed (s: ServiceEnv): Promise<void> {
   await remote.putObject(R('demo'), B('main'), P('a.txt'), buf('alpha\n'))
   await remote.commit(R('demo'), B('main'), { message: 'seed' })
   await remote.close()
+}
+
+function mountCount (dir: string): number {
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(l => l.split(' ')[4] === dir).length
 }
 
 async function history (s: ServiceEnv): Promise<Array<{ message: string }>> {
@@ -43,9 +48,10 @@ t.test('kill -9, then ExecStart: staged changes recovered, declared write mount 
   await writeFile(join(rw, 'new.txt'), 'written before the crash\n')
   process.kill(d1.pid, 'SIGKILL')
   t.equal((await d1.exited).signal, 'SIGKILL')
-  // fusermount's auto_unmount helper detaches the mount of a dead daemon; give it a moment
+  // fusermount's auto_unmount helper usually detaches the mount of a dead daemon; when it has not
+  // (yet), the mount point is stale and the next start must clean it: both are fine, stacking is not
   for (let i = 0; i < 50 && await mountedAt(rw); i++) await new Promise(r => setTimeout(r, 100))
-  t.notOk(await mountedAt(rw), 'after kill -9 the mount point is not left mounted')
+  t.comment(`after kill -9 the mount point is ${await mountedAt(rw) ? 'still in the mount table (stale)' : 'detached by auto_unmount'}`)
 
   await mkdir(join(s.dir, 'n2'))
   const n2 = await NotifyListener.start(t, join(s.dir, 'n2'))
@@ -54,6 +60,7 @@ t.test('kill -9, then ExecStart: staged changes recovered, declared write mount 
   const { msg } = await n2.waitFor('READY', '1')
   t.comment(`restart after kill -9 to READY=1: ${Date.now() - t0} ms`)
   t.match(msg.fields.STATUS, /1 mounted/)
+  t.equal(mountCount(rw), 1, 'exactly one mount at the mount point: nothing stale stacked below the new one')
   t.equal(await readFile(join(rw, 'new.txt'), 'utf8'), 'written before the crash\n', 'the staged change is visible in the remounted mount')
   t.equal(await readFile(join(rw, 'a.txt'), 'utf8'), 'alpha\n')
   t.ok(logLines(d2).some(l => l.msg === 'staged changes from an earlier run are waiting' && l.mountpoint === rw), 'the start reports the recovered changes')
