@@ -286,13 +286,27 @@ async function main (): Promise<void> {
     },
     allowPositionals: false,
   })
-  const log = createLogger({ fields: { daemon: process.pid } })
+  // Secrets are redacted by key name in lib/core/log; on top of that, every line is scrubbed of
+  // the secret values the daemon knows (an error text quoting a credential cannot leak it).
+  const secrets: string[] = []
+  const log = createLogger({
+    fields: { daemon: process.pid },
+    write: (line) => {
+      let out = line
+      for (const sec of secrets) if (sec.length >= 8) out = out.split(sec).join('[redacted]')
+      process.stderr.write(out + '\n')
+    },
+  })
   // Nothing that escapes a handler may kill the daemon: its mounts would die with it.
   process.on('uncaughtException', (e) => { log.error('uncaught exception (daemon keeps running)', { err: e, stack: e.stack }) })
   process.on('unhandledRejection', (e) => { log.error('unhandled rejection (daemon keeps running)', { err: e }) })
   try {
     const cfgOpts = { explicit: values.config, system: values.system }
     const config = loadConfig(cfgOpts)
+    try {
+      const c = loadCredentials(config.lakefs)
+      if (c !== undefined) secrets.push(c.secretAccessKey)
+    } catch { /* runDaemon reports it */ }
     // flags > config.yaml > environment defaults
     const env = { ...process.env, ...(config.home === undefined ? {} : { LK_MOUNT_HOME: config.home }) }
     const base = daemonPaths({ system: values.system, env })

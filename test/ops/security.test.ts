@@ -121,11 +121,15 @@ t.test('credentials file: refused when others may read it or another user owns i
   t.match(d3.log(), /owned by uid 65534/)
 
   await chown(creds, 0, 0)
+  // a declared mount whose mount point happens to contain the secret: its failure is logged,
+  // with the secret scrubbed from the line (values are redacted, not only keys)
+  await writeFile(s.config, `lakefs:\n  credentialsFile: ${creds}\nmounts:\n  - { uri: "lakefs://nosuchrepo/main", mountpoint: "${s.dir}/${SECRET}" }\n`)
   const n = await NotifyListener.start(t, s.dir)
   const d4 = execStart(t, u, s, n)
   await n.waitFor('READY', '1')
   t.match(d4.log(), /AKIAOPSTEST/, 'the access key id is logged (to say which key is used)')
   t.notMatch(d4.log(), new RegExp(SECRET), 'the secret is not')
+  t.match(d4.log(), /declared mount failed.*\[redacted\]/, 'a line that quoted the secret was scrubbed')
   const argv = (await readFile(`/proc/${d4.pid}/cmdline`, 'utf8')).replace(/\0/g, ' ')
   t.notMatch(argv, new RegExp(SECRET), 'nor in argv')
   t.notMatch(argv, /AKIAOPSTEST/)
