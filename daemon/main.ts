@@ -13,7 +13,7 @@
 // It runs in the foreground always: `lk-mount daemon` (without --foreground) starts it detached
 // with stdout/stderr on `<home>/lk-mountd.log`; systemd runs it directly (systemd/lk-mountd.service,
 // Type=notify: READY=1 goes out once the socket accepts, recovery is done and the declared mounts
-// of config.yaml were attempted; STOPPING=1 when a stop begins; RELOADING=1 around a SIGHUP,
+// of config.yaml were attempted (waiting at most 60 s for them); STOPPING=1 when a stop begins; RELOADING=1 around a SIGHUP,
 // which re-reads config.yaml and applies its declared mounts).
 //
 // Stop: every mount gets `stopTimeoutMs` in total to unmount and settle; whatever is still
@@ -62,6 +62,8 @@ export interface DaemonOptions {
 }
 
 const DEFAULT_CACHE_BYTES = 10 * 1024 ** 3
+/** below the unit's TimeoutStartSec=120 */
+const DECLARED_READY_WAIT_MS = 60_000
 
 /** a group name from /etc/group, or a numeric gid */
 function gidOf (group: string): number {
@@ -136,6 +138,7 @@ export async function runDaemon (o: DaemonOptions): Promise<void> {
     ...(config.socket.group === undefined ? {} : { gid: gidOf(config.socket.group) }),
   })
   let ready: Promise<Manager> | undefined
+  let declared: Promise<void> | undefined
   let stopping: Promise<void> | undefined
 
   const stop = (): Promise<void> => {
@@ -144,7 +147,8 @@ export async function runDaemon (o: DaemonOptions): Promise<void> {
       void notifier.notify({ STOPPING: '1', STATUS: 'stopping: unmounting and settling every mount' })
       const deadline = Date.now() + stopTimeoutMs
       try {
-        await Promise.race([ready?.catch(() => {}), new Promise(r => setTimeout(r, stopTimeoutMs).unref())])
+        // mounts still being made at start are part of what the stop settles
+        await Promise.race([(declared ?? ready)?.catch(() => {}), new Promise(r => setTimeout(r, stopTimeoutMs).unref())])
         await manager.shutdown({ timeoutMs: Math.max(1, deadline - Date.now()) })
       } catch (e) {
         log.error('shutdown of the mounts failed', { err: e })
@@ -214,11 +218,17 @@ export async function runDaemon (o: DaemonOptions): Promise<void> {
     for (const m of waiting) {
       log.warn('staged changes from an earlier run are waiting', { mountpoint: m.mountpoint, uri: m.uri, paths: m.stats.stagedPaths, bytes: m.stats.stagedBytes, state: m.state, declared: config.mounts.some(d => d.mountpoint === m.mountpoint) })
     }
-    const r = await applyDeclared(manager, [], config.mounts, log, mp => { checkPath('mountpoint', mp) })
-    if (r.failed.length > 0) log.warn('some declared mounts failed', { failed: r.failed })
     return manager
   })()
   ready.catch((e: unknown) => { log.error('recovery failed', { err: e }) })
+  // Declared mounts run after recovery, beside the socket's requests (which only wait for
+  // recovery); READY=1 waits for them, but at most DECLARED_READY_WAIT_MS, so an unreachable
+  // remote at boot cannot hold the unit in "activating" until systemd kills it.
+  declared = ready.then(async m => {
+    const r = await applyDeclared(m, [], config.mounts, log, mp => { checkPath('mountpoint', mp) })
+    if (r.failed.length > 0) log.warn('some declared mounts failed', { failed: r.failed })
+  })
+  declared.catch((e: unknown) => { log.error('declared mounts failed', { err: e }) })
 
   let signals = 0
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -246,7 +256,7 @@ export async function runDaemon (o: DaemonOptions): Promise<void> {
       await notifier.notify({ RELOADING: '1', STATUS: 'reloading the configuration', MONOTONIC_USEC: String(Math.floor(performance.timeOrigin * 1000 + performance.now() * 1000)) })
       try {
         const next = o.reloadConfig()
-        await ready?.catch(() => {})
+        await declared?.catch(() => {})
         if (next.socket.mode !== config.socket.mode || next.socket.group !== config.socket.group || next.socket.path !== config.socket.path) {
           log.warn('reload: socket settings change only on restart')
         }
@@ -261,7 +271,13 @@ export async function runDaemon (o: DaemonOptions): Promise<void> {
     })
   })
 
-  await ready.catch(() => {})
+  let waited: NodeJS.Timeout | undefined
+  const inTime = await Promise.race([
+    declared.then(() => true, () => true),
+    new Promise<boolean>(resolve => { waited = setTimeout(() => { resolve(false) }, DECLARED_READY_WAIT_MS) }),
+  ])
+  clearTimeout(waited)
+  if (!inTime) log.warn('declared mounts still in progress: reporting ready anyway', { waitedSec: DECLARED_READY_WAIT_MS / 1000 })
   log.info('lk-mountd ready', { pid: process.pid, version: PACKAGE_VERSION, socket: paths.socket, store: o.store, config: config.file })
   await notifier.notify({ READY: '1', STATUS: await summary().catch(() => 'ready') })
 }
