@@ -16,6 +16,12 @@ export interface DaemonArgs {
   store?: string
   cacheDir?: string
   cacheSize?: string
+  /** config.yaml (declared mounts, socket group, mountRoots) */
+  config?: string
+  /** host:port of the Prometheus endpoint */
+  metrics?: string
+  /** seconds all mounts get to settle on stop */
+  stopTimeout?: string
   system?: boolean
 }
 
@@ -24,6 +30,9 @@ export function daemonArgv (a: DaemonArgs): string[] {
   if (a.store !== undefined) out.push('--store', a.store)
   if (a.cacheDir !== undefined) out.push('--cache-dir', a.cacheDir)
   if (a.cacheSize !== undefined) out.push('--cache-size', a.cacheSize)
+  if (a.config !== undefined) out.push('--config', a.config)
+  if (a.metrics !== undefined) out.push('--metrics', a.metrics)
+  if (a.stopTimeout !== undefined) out.push('--stop-timeout', a.stopTimeout)
   if (a.system === true) out.push('--system')
   return out
 }

@@ -9,9 +9,12 @@ import { METHODS } from '../lib/control/methods/index.js'
 import type { DaemonStatus } from '../lib/control/methods/index.js'
 import type { RemoteTarget } from '../lib/control/target.js'
 import type { Manager } from '../lib/manager/index.js'
+import type { MountStatus } from '../lib/manager/types.js'
+import type { MountParams } from '../lib/control/methods/mounts.js'
 import type { DiffEntry, ListEntry, Remote } from '../lib/remote/types.js'
 import { importDirectory } from './import.js'
 import { findPage, logMatching } from './find.js'
+import type { PathUse } from './policy.js'
 
 export interface HandlerDeps {
   remoteFor (target: RemoteTarget): Promise<Remote>
@@ -19,6 +22,8 @@ export interface HandlerDeps {
   status (): Promise<DaemonStatus>
   /** starts the graceful shutdown after the answer went out */
   stop (): void
+  /** throws LK_PATH_FORBIDDEN for a local path this request may not name (daemon/policy.ts) */
+  checkPath (use: PathUse, path: string): void
 }
 
 const READ_PIECE = 1024 * 1024
@@ -30,6 +35,21 @@ function refOf (u: LakefsUri): string {
 
 async function requireRepo (remote: Remote, repo: RepoName): Promise<void> {
   await remote.getRepo(repo)
+}
+
+async function mountWith (d: HandlerDeps, p: MountParams): Promise<MountStatus> {
+  return await (await d.manager()).mount({
+    uri: p.uri,
+    mountpoint: p.mountpoint,
+    write: p.write,
+    target: p.target,
+    ...(p.onUnmount === undefined ? {} : { onUnmount: p.onUnmount }),
+    ...(p.message === undefined ? {} : { message: p.message }),
+    ...(p.metadata === undefined ? {} : { metadata: p.metadata }),
+    ...(p.cacheSize === undefined ? {} : { cacheSize: p.cacheSize }),
+    ...(p.cacheDir === undefined ? {} : { cacheDir: p.cacheDir }),
+    ...(p.allowOther === undefined ? {} : { allowOther: p.allowOther }),
+  })
 }
 
 export function registerHandlers (server: ControlServer, d: HandlerDeps): void {
@@ -100,7 +120,10 @@ export function registerHandlers (server: ControlServer, d: HandlerDeps): void {
       }
       return { stat, bytes: sent }
     })
-    .handle('import', async (p, ctx) => await importDirectory(await d.remoteFor(p.target), p, ctx))
+    .handle('import', async (p, ctx) => {
+      d.checkPath('import source', p.dir)
+      return await importDirectory(await d.remoteFor(p.target), p, ctx)
+    })
     .handle('log', async (p) => await logMatching(await d.remoteFor(p.target), p))
     .handle('find', async (p, ctx) => await findPage(await d.remoteFor(p.target), p, ctx.signal))
     .handle('show', async (p) => {
@@ -133,17 +156,11 @@ export function registerHandlers (server: ControlServer, d: HandlerDeps): void {
       })
     })
 
-    .handle('mount', async (p) => await (await d.manager()).mount({
-      uri: p.uri,
-      mountpoint: p.mountpoint,
-      write: p.write,
-      target: p.target,
-      ...(p.onUnmount === undefined ? {} : { onUnmount: p.onUnmount }),
-      ...(p.message === undefined ? {} : { message: p.message }),
-      ...(p.metadata === undefined ? {} : { metadata: p.metadata }),
-      ...(p.cacheSize === undefined ? {} : { cacheSize: p.cacheSize }),
-      ...(p.cacheDir === undefined ? {} : { cacheDir: p.cacheDir }),
-    }))
+    .handle('mount', async (p) => {
+      d.checkPath('mountpoint', p.mountpoint)
+      if (p.cacheDir !== undefined) d.checkPath('cache directory', p.cacheDir)
+      return await mountWith(d, p)
+    })
     .handle('umount', async (p, ctx) => {
       ctx.progress({ phase: 'unmount', done: 0 })
       return await (await d.manager()).unmount({

@@ -27,13 +27,15 @@ const RT = 'lib/remote/types'
 // The allowed arrows. Anything not listed is forbidden.
 const LAYERS: Record<string, Rule> = {
   // the CLI knows only the control protocol
-  'cli': { units: ['lib/control', CORE], packages: ['yargs'] },
+  'cli': { units: ['lib/control', 'lib/config', CORE], packages: ['yargs'] },
   // the composition root
   'daemon': {
-    units: ['lib/manager', 'lib/control', CORE, RT, 'lib/remote', 'lib/remote/local', 'lib/remote/lakefs', 'lib/remote/lakefs-config', 'lib/remote/faulty', 'lib/store', 'lib/server', 'lib/cache', 'lib/fs/types'],
+    units: ['lib/manager', 'lib/control', 'lib/config', CORE, RT, 'lib/remote', 'lib/remote/local', 'lib/remote/lakefs', 'lib/remote/lakefs-config', 'lib/remote/faulty', 'lib/store', 'lib/server', 'lib/cache', 'lib/fs/types'],
     packages: ['yargs', 'yaml'],
   },
   'lib/control': { units: [CORE, RT, 'lib/manager/types', 'lib/fs/types'], packages: [] },
+  // config.yaml and the credentials file, read by the daemon and by the CLI (doctor, fstab helper)
+  'lib/config': { units: [CORE, 'lib/control'], packages: ['yaml'] },
   'lib/manager': {
     units: [CORE, 'lib/fuse', 'lib/fs', 'lib/sync', 'lib/commit', 'lib/cache', 'lib/staging', RT, 'lib/remote', 'lib/remote/local', 'lib/remote/lakefs', 'lib/remote/faulty'],
     packages: ['lru-cache', 'yaml'],

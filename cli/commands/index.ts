@@ -17,9 +17,10 @@ import { daemonCommand } from './daemon.js'
 import { findCommand } from './find.js'
 import { runCommand } from './run.js'
 import { serveCommand } from './serve.js'
+import { doctorCommand } from './doctor.js'
 
 export const COMMANDS = [
   mountCommand, umountCommand, commitCommand, statusCommand, prefetchCommand, runCommand,
   repoCommand, branchCommand, tagCommand, importCommand, lsCommand, catCommand, logCommand, showCommand, findCommand, diffCommand, mergeCommand,
-  daemonCommand, serveCommand,
+  daemonCommand, serveCommand, doctorCommand,
 ] as unknown as Array<CommandModule<GlobalArgs, GlobalArgs>>

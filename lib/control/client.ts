@@ -2,6 +2,7 @@
 //
 // Failure modes map to the catalogue so the CLI can print something useful:
 // - nothing listens (no file, ECONNREFUSED) or the connect takes too long -> LK_DAEMON_UNAVAILABLE
+// - the socket's permissions refuse this user (EACCES) -> LK_SOCKET_PERMISSION
 // - the daemon answers hello with another protocol, or never answers it -> LK_DAEMON_VERSION
 // - the connection drops with requests in flight -> LK_DAEMON_UNAVAILABLE for each of them
 //
@@ -80,7 +81,10 @@ export class ControlClient {
       s.once('connect', () => { clearTimeout(t); resolve(s) })
       s.once('error', (e: NodeJS.ErrnoException) => {
         clearTimeout(t)
-        reject(new LkError('LK_DAEMON_UNAVAILABLE', `no daemon answers on ${opts.socketPath} (${e.code ?? e.message})`, { cause: e }))
+        // EACCES: a daemon may well run, but this user is not in the socket's group; starting
+        // another daemon would not help, so this is not LK_DAEMON_UNAVAILABLE
+        if (e.code === 'EACCES' || e.code === 'EPERM') reject(new LkError('LK_SOCKET_PERMISSION', `permission denied on the control socket ${opts.socketPath}`, { cause: e }))
+        else reject(new LkError('LK_DAEMON_UNAVAILABLE', `no daemon answers on ${opts.socketPath} (${e.code ?? e.message})`, { cause: e }))
       })
     })
     // The handshake: read exactly one line, bounded in time and size.

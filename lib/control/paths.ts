@@ -2,7 +2,9 @@
 //
 // LK_MOUNT_HOME: `$LK_MOUNT_HOME` when set; for the system service (`--system`, or uid 0 with
 // LK_MOUNT_SYSTEM=1) `/var/lib/lk-mount`; otherwise `$XDG_DATA_HOME/lk-mount` or
-// `~/.local/share/lk-mount`. The socket is `$LK_MOUNT_SOCKET` or `<home>/lk-mountd.sock`.
+// `~/.local/share/lk-mount`. The socket is `$LK_MOUNT_SOCKET`, else for the system service
+// `/run/lk-mount/lk-mountd.sock` (a directory a socket group can traverse, unlike the 0700 home),
+// else `<home>/lk-mountd.sock`.
 // Pure functions of the environment: both the CLI and the daemon call them with the same env, so
 // they agree on the socket without talking.
 
@@ -18,6 +20,7 @@ export interface HomeOptions {
 }
 
 export const SYSTEM_HOME = '/var/lib/lk-mount'
+export const SYSTEM_SOCKET = '/run/lk-mount/lk-mountd.sock'
 
 export function isSystemMode (opts: HomeOptions = {}): boolean {
   const env = opts.env ?? process.env
@@ -50,7 +53,10 @@ export interface DaemonPaths {
 export function daemonPaths (opts: HomeOptions = {}): DaemonPaths {
   const env = opts.env ?? process.env
   const home = resolveHome(opts)
-  const socket = env.LK_MOUNT_SOCKET !== undefined && env.LK_MOUNT_SOCKET !== '' ? resolve(env.LK_MOUNT_SOCKET) : join(home, 'lk-mountd.sock')
+  const homeFromEnv = env.LK_MOUNT_HOME !== undefined && env.LK_MOUNT_HOME !== ''
+  const socket = env.LK_MOUNT_SOCKET !== undefined && env.LK_MOUNT_SOCKET !== ''
+    ? resolve(env.LK_MOUNT_SOCKET)
+    : (isSystemMode(opts) && !homeFromEnv ? SYSTEM_SOCKET : join(home, 'lk-mountd.sock'))
   return {
     home,
     socket,

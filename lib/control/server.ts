@@ -7,10 +7,11 @@
 // had in flight (their AbortSignal fires); their results are dropped.
 //
 // Listening: the socket's directory is created 0700 and the socket made 0600 (umask during
-// bind, chmod after) so only the owner can drive the daemon. A socket file nobody listens on
+// bind, chmod after) so only the owner can drive the daemon; with `mode: 0o660` and a `gid` the
+// socket's group may drive it too (the system service's `socket.group`). A socket file nobody listens on
 // (a crashed daemon) is replaced; one that answers means another daemon runs: LK_DAEMON_RUNNING.
 
-import { mkdirSync, chmodSync, lstatSync, unlinkSync } from 'node:fs'
+import { mkdirSync, chmodSync, chownSync, lstatSync, unlinkSync } from 'node:fs'
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import { dirname } from 'node:path'
 import { LkError, toLkError } from '../core/errors.js'
@@ -46,12 +47,21 @@ export interface ControlServerOptions {
   protocol?: number
   version?: string
   pid?: number
+  /** socket permission bits: 0o600 (default, owner only) or 0o660 (owner and `gid`) */
+  mode?: number
+  /** group owning the socket (and its directory, when the daemon owns that) for mode 0o660 */
+  gid?: number
 }
 
 export const PROGRESS_INTERVAL_MS = 100
 
+/** directories other programs share: the daemon never changes their owner or mode */
+const SHARED_DIRS = new Set(['/', '/run', '/var/run', '/tmp', '/var/tmp', '/dev/shm', '/var/lib'])
+
 export class ControlServer {
-  readonly #opts: Required<Omit<ControlServerOptions, 'log'>>
+  readonly #opts: Required<Omit<ControlServerOptions, 'log' | 'mode' | 'gid'>>
+  readonly #mode: number
+  readonly #gid: number | undefined
   readonly #log: Logger
   readonly #handlers = new Map<string, Handler<MethodName>>()
   readonly #sockets = new Set<Socket>()
@@ -65,6 +75,8 @@ export class ControlServer {
       pid: opts.pid ?? process.pid,
     }
     this.#log = opts.log ?? silentLogger
+    this.#mode = opts.mode ?? 0o600
+    this.#gid = opts.gid
   }
 
   get socketPath (): string { return this.#opts.socketPath }
@@ -85,7 +97,18 @@ export class ControlServer {
       await this.#replaceStale()
       await this.#bind()
     }
-    chmodSync(path, 0o600)
+    if (this.#gid !== undefined) {
+      // a group may use the socket: it must also be able to reach it, so the socket's own
+      // directory (never a shared one like /run or /tmp) becomes root:group 0750
+      const dir = dirname(path)
+      const st = lstatSync(dir)
+      if (!SHARED_DIRS.has(dir) && st.isDirectory() && st.uid === process.getuid?.()) {
+        chownSync(dir, -1, this.#gid)
+        chmodSync(dir, 0o750)
+      }
+      chownSync(path, -1, this.#gid)
+    }
+    chmodSync(path, this.#mode)
   }
 
   async #replaceStale (): Promise<void> {

@@ -61,6 +61,10 @@ export const CATALOGUE = {
   LK_DAEMON_VERSION: { exit: 8, errno: 'EPROTO', retryable: false, hint: 'The running daemon speaks another protocol version; stop it with `lk-mount daemon stop` and run the command again.' },
   LK_PROTOCOL: { exit: 8, errno: 'EPROTO', retryable: false, hint: 'A control message was malformed; make sure the CLI and the daemon come from the same lk-mount installation.' },
   LK_DAEMON_RUNNING: { exit: 8, errno: 'EBUSY', retryable: false, hint: 'A daemon already answers on this control socket; stop it with `lk-mount daemon stop` first.' },
+  LK_SOCKET_PERMISSION: { exit: 6, errno: 'EACCES', retryable: false, hint: 'The control socket refused this user: ask an administrator to add you to the socket\'s group (socket.group in /etc/lk-mount/config.yaml, default lk-mount), then log in again.' },
+  LK_PATH_FORBIDDEN: { exit: 6, errno: 'EACCES', retryable: false, hint: 'The daemon refuses this path: system directories and the daemon\'s own home are never mount points, caches or stores, and with mountRoots in the config every mount point must lie under one of them.' },
+  LK_CONFIG: { exit: 2, errno: 'EINVAL', retryable: false, hint: 'Fix the configuration file named in the message (see systemd/config.example.yaml); `lk-mount doctor` checks it.' },
+  LK_CREDENTIALS_INSECURE: { exit: 6, errno: 'EACCES', retryable: false, hint: 'A credentials file must be owned by the daemon\'s user (or root) and readable by nobody else: chmod 600 it (and chown it), or give the credentials through LAKECTL_* environment variables.' },
   LK_UNSUPPORTED: { exit: 2, errno: 'ENOTSUP', retryable: false, hint: 'lk-mount cannot store this (symlinks, hard links, devices, permissions); see docs/SEMANTICS.md.' },
   LK_INTERNAL: { exit: 1, errno: 'EIO', retryable: false, hint: 'An unexpected error; the daemon log has the details. Please report it with that log.' },
 } as const satisfies Record<string, CatalogueEntry>

@@ -51,6 +51,11 @@ export interface ManagerOptions {
   mountFuse?: MountFuse
   isMounted?: (mnt: string) => Promise<boolean>
   forceUnmount?: (mnt: string, log: Logger) => Promise<void>
+  /**
+   * wraps each mount's filesystem before FUSE serves it (the daemon counts errors by errno for
+   * its metrics); identity when absent
+   */
+  wrapFs?: (fs: MountSession['fs'], mount: { id: string, mountpoint: string }) => MountSession['fs']
 }
 
 /** what mount.json holds */
@@ -66,6 +71,7 @@ interface MountRecord {
   message?: string
   metadata?: Metadata
   cacheDir?: string
+  allowOther?: boolean
   createdAt: string
 }
 
@@ -210,6 +216,7 @@ export class Manager implements MountManager {
     if (req.message !== undefined) rec.message = req.message
     if (req.metadata !== undefined) rec.metadata = { ...rec.metadata, ...req.metadata }
     if (req.cacheDir !== undefined) rec.cacheDir = req.cacheDir
+    if (req.allowOther !== undefined) rec.allowOther = req.allowOther
     const log = resume?.log ?? this.#log.child({ mount: id, repo: uri.repo, ref })
     const entry: Entry = resume ?? { rec, state: 'mounted', since: this.#now(), session: undefined, fuse: undefined, remote, log }
     await this.#saveRecord(rec)
@@ -217,7 +224,9 @@ export class Manager implements MountManager {
       if (entry.session === undefined) await this.#openSession(entry, req.cacheSize)
       const session = entry.session
       if (session === undefined) throw new LkError('LK_INTERNAL', 'session did not open')
-      entry.fuse = await this.#mountFuse(session.fs, mountpoint, {
+      const fs = this.#o.wrapFs === undefined ? session.fs : this.#o.wrapFs(session.fs, { id: rec.id, mountpoint })
+      entry.fuse = await this.#mountFuse(fs, mountpoint, {
+        allowOther: rec.allowOther === true,
         readOnly: !rec.write,
         immutable: !rec.write,
         fsName: rec.uri,

@@ -22,6 +22,8 @@ export interface MountRequest {
   cacheDir?: string
   /** which store/endpoint: see lib/control's RemoteTarget */
   target?: unknown
+  /** let other users see the mount (FUSE allow_other); off unless asked */
+  allowOther?: boolean
 }
 
 export type MountState = 'mounted' | 'committing' | 'unmounting' | 'staged' | 'failed'

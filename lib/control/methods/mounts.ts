@@ -23,10 +23,11 @@ export interface MountParams {
   metadata: Metadata | undefined
   cacheSize: number | undefined
   cacheDir: string | undefined
+  allowOther: boolean | undefined
 }
 
 export const mount = defineMethod<
-  { target?: RemoteTarget, uri: string, mountpoint: string, write?: boolean, onUnmount?: OnUnmount, message?: string, metadata?: Metadata, cacheSize?: number, cacheDir?: string },
+  { target?: RemoteTarget, uri: string, mountpoint: string, write?: boolean, onUnmount?: OnUnmount, message?: string, metadata?: Metadata, cacheSize?: number, cacheDir?: string, allowOther?: boolean },
   MountParams,
   MountStatus
 >({
@@ -49,6 +50,7 @@ export const mount = defineMethod<
       metadata: optMetadata(p, 'metadata', 'params'),
       cacheSize: optInt(p, 'cacheSize', 'params', 1),
       cacheDir,
+      allowOther: optBool(p, 'allowOther', 'params'),
     }
   },
 })
