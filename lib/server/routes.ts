@@ -237,49 +237,11 @@ async function withUpload<T> (d: Deps, c: Ctx, fn: (file: string, got: ReceivedF
 // ------------------------------------------------------------------------------------------------
 // the table
 
-/**
- * Staging writes to one branch, one at a time. The embedded store (as merged on 2026-11-26)
- * loses concurrent staging writes to one branch from one process (N parallel setObjectMetadata
- * calls: none lands, or a torn staging record): until that is fixed in lib/store, the server —
- * whose HTTP clients (lakectl, the lk-mount client) do upload in parallel — orders them. The
- * bodies are still received in parallel; only the store call waits.
- */
-class BranchWriteQueue {
-  readonly #tails = new Map<string, Promise<unknown>>()
-  async run<T> (repo: string, branch: string, fn: () => Promise<T>): Promise<T> {
-    const key = `${repo}\0${branch}`
-    const prev = this.#tails.get(key) ?? Promise.resolve()
-    const next = prev.then(fn, fn)
-    const tail = next.catch(() => {})
-    this.#tails.set(key, tail)
-    try {
-      return await next
-    } finally {
-      if (this.#tails.get(key) === tail) this.#tails.delete(key)
-    }
-  }
-}
-
 export function routes (d: Deps): Handler[] {
-  const q = new BranchWriteQueue()
-  const base = d.remote
-  // the Remote as the handlers see it: staging writes go through the per-branch queue; every
-  // other member is the Remote's own, bound to it (implementations keep #private state)
-  const queued: Partial<Remote> = {
-    putObject: async (...a) => await q.run(a[0], a[1], async () => await base.putObject(...a)),
-    deleteObjects: async (...a) => await q.run(a[0], a[1], async () => await base.deleteObjects(...a)),
-    setObjectMetadata: async (...a) => await q.run(a[0], a[1], async () => await base.setObjectMetadata(...a)),
-    resetBranch: async (...a) => await q.run(a[0], a[1], async () => await base.resetBranch(...a)),
-  }
+  // staging writes from parallel uploads go straight to the store, which orders them itself
+  // (test/store/staging-concurrency.test.ts)
+  const r = d.remote
   const exists = async (repo: RepoName, branch: BranchName, path: ObjectPath): Promise<boolean> => await existsOn(r, repo, branch, path)
-  const r = new Proxy(base, {
-    get (target, prop) {
-      const own = (queued as Record<string | symbol, unknown>)[prop]
-      if (own !== undefined) return own
-      const v: unknown = Reflect.get(target, prop, target)
-      return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v
-    },
-  })
   const table: Handler[] = []
   const add = (method: string, path: string, operationId: string, run: Handler['run'], auth = true): void => {
     table.push({ method, segments: path.split('/').filter(s => s !== ''), operationId, run, auth })
