@@ -22,6 +22,9 @@ export interface GlobalArgs {
   accessKeyId?: string | undefined
   secretAccessKey?: string | undefined
   lakectlConfig?: string | undefined
+  /** false with --no-presign */
+  presign?: boolean | undefined
+  s3Endpoint?: string | undefined
 }
 
 export function pathsOf (a: GlobalArgs): DaemonPaths {
@@ -49,6 +52,21 @@ export function targetOf (a: GlobalArgs, env: NodeJS.ProcessEnv = process.env): 
   const configFile = a.lakectlConfig !== undefined ? resolve(a.lakectlConfig) : existsSync(defaultFile) ? defaultFile : undefined
   if (configFile !== undefined) lakefs.configFile = configFile
   if (Object.keys(lakefs).length === 0 && Object.keys(lakectlEnv).length === 0) return {}
+  if (a.presign === false) lakefs.presign = 'never'
+  // storage credentials of the caller: the daemon then reads and writes s3:// addresses directly
+  const key = env.AWS_ACCESS_KEY_ID
+  const secret = env.AWS_SECRET_ACCESS_KEY
+  if (key !== undefined && key !== '' && secret !== undefined && secret !== '') {
+    const endpoint = a.s3Endpoint ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL
+    const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION
+    lakefs.s3 = {
+      accessKeyId: key,
+      secretAccessKey: secret,
+      ...(endpoint === undefined || endpoint === '' ? {} : { endpoint }),
+      ...(region === undefined || region === '' ? {} : { region }),
+      ...(env.AWS_SESSION_TOKEN === undefined || env.AWS_SESSION_TOKEN === '' ? {} : { sessionToken: env.AWS_SESSION_TOKEN }),
+    }
+  }
   return { lakefs: { ...lakefs, env: lakectlEnv } }
 }
 

@@ -38,6 +38,8 @@ async function main (argv: string[]): Promise<void> {
     .option('access-key-id', { type: 'string', global: true, describe: 'lakeFS access key id (else LAKECTL_CREDENTIALS_ACCESS_KEY_ID or ~/.lakectl.yaml)' })
     .option('secret-access-key', { type: 'string', global: true, describe: 'lakeFS secret access key (prefer LAKECTL_CREDENTIALS_SECRET_ACCESS_KEY or ~/.lakectl.yaml: arguments are visible in ps)' })
     .option('lakectl-config', { type: 'string', global: true, describe: 'lakectl config file (default ~/.lakectl.yaml)' })
+    .option('presign', { type: 'boolean', global: true, describe: 'lakeFS: read and write data by presigned URLs when the server offers them (--no-presign: through the lakeFS API)' })
+    .option('s3-endpoint', { type: 'string', global: true, describe: 'lakeFS: the object store\'s S3 endpoint for direct data access with the caller\'s AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (else AWS_ENDPOINT_URL_S3)' })
     .command(COMMANDS)
     .demandCommand(1, 'name a command; `lk-mount --help` lists them')
     .strict()

@@ -113,7 +113,20 @@ export async function runDaemon (o: DaemonOptions): Promise<void> {
     let p = remotes.get(key)
     if (p === undefined) {
       if (lakefs !== undefined) {
-        const remote = LakefsRemote.fromConfig(lakefs, { logger: log.child({ lakefs: lakefs.endpoint }) })
+        const s3 = t.lakefs?.s3
+        const remote = LakefsRemote.fromConfig(lakefs, {
+          logger: log.child({ lakefs: lakefs.endpoint }),
+          ...(t.lakefs?.presign === undefined ? {} : { presign: t.lakefs.presign }),
+          ...(s3 === undefined
+            ? {}
+            : {
+                s3: {
+                  credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, ...(s3.sessionToken === undefined ? {} : { sessionToken: s3.sessionToken }) },
+                  ...(s3.endpoint === undefined ? {} : { endpoint: s3.endpoint }),
+                  ...(s3.region === undefined ? {} : { region: s3.region }),
+                },
+              }),
+        })
         // check the credentials once, so a wrong key fails here and not on a mount's first read
         p = remote.serverInfo().then(() => o.metrics === undefined ? remote as Remote : metrics.wrapRemote(remote), async (e: unknown) => { await remote.close(); throw e })
       } else {

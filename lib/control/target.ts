@@ -20,6 +20,10 @@ export interface LakefsTarget {
   configFile?: string
   /** the caller's LAKECTL_* variables */
   env?: Record<string, string>
+  /** 'never': data through the lakeFS API even when the server presigns */
+  presign?: 'auto' | 'never'
+  /** the caller's storage credentials: data then moves with the S3 API to s3:// addresses */
+  s3?: { endpoint?: string, region?: string, accessKeyId: string, secretAccessKey: string, sessionToken?: string }
 }
 
 export interface RemoteTarget {
@@ -36,7 +40,11 @@ export const fingerprint = (secret: string): string => createHash('sha256').upda
 
 /** a stable key for the daemon's map of remotes; for lakeFS, of the resolved endpoint and key */
 export function targetKey (t: RemoteTarget, defaultStore: string, lakefs?: { endpoint: string, accessKeyId: string, secretAccessKey: string }): string {
-  if (lakefs !== undefined) return `lakefs:${lakefs.endpoint}:${lakefs.accessKeyId}:${fingerprint(lakefs.secretAccessKey)}`
+  if (lakefs !== undefined) {
+    const s3 = t.lakefs?.s3
+    const data = s3 === undefined ? '' : `:s3=${s3.endpoint ?? 'aws'}:${s3.accessKeyId}:${fingerprint(s3.secretAccessKey + (s3.sessionToken ?? ''))}`
+    return `lakefs:${lakefs.endpoint}:${lakefs.accessKeyId}:${fingerprint(lakefs.secretAccessKey)}:presign=${t.lakefs?.presign ?? 'auto'}${data}`
+  }
   return `store:${t.store ?? defaultStore}`
 }
 
@@ -63,6 +71,22 @@ function parseLakefsTarget (v: unknown): LakefsTarget {
       if (typeof x === 'string') env[name] = x
     }
     out.env = env
+  }
+  if (v.presign !== undefined && v.presign !== null) {
+    if (v.presign !== 'auto' && v.presign !== 'never') throw protocolError('target.lakefs.presign must be "auto" or "never"')
+    out.presign = v.presign
+  }
+  if (v.s3 !== undefined && v.s3 !== null) {
+    if (!isRecord(v.s3)) throw protocolError('target.lakefs.s3 must be an object')
+    const accessKeyId = optString(v.s3, 'accessKeyId')
+    const secretAccessKey = optString(v.s3, 'secretAccessKey')
+    if (accessKeyId === undefined || secretAccessKey === undefined) throw protocolError('target.lakefs.s3 needs accessKeyId and secretAccessKey')
+    const s3: NonNullable<LakefsTarget['s3']> = { accessKeyId, secretAccessKey }
+    for (const k of ['endpoint', 'region', 'sessionToken'] as const) {
+      const x = optString(v.s3, k)
+      if (x !== undefined) s3[k] = x
+    }
+    out.s3 = s3
   }
   return out
 }
