@@ -14,9 +14,11 @@ import { mergeCommand } from './merge.js'
 import { mountCommand, umountCommand, commitCommand, prefetchCommand } from './mount.js'
 import { statusCommand } from './status.js'
 import { daemonCommand } from './daemon.js'
+import { syncCommand, pullCommand } from './sync.js'
 
 export const COMMANDS = [
   mountCommand, umountCommand, commitCommand, statusCommand, prefetchCommand,
+  syncCommand, pullCommand,
   repoCommand, branchCommand, tagCommand, importCommand, lsCommand, catCommand, logCommand, showCommand, diffCommand, mergeCommand,
   daemonCommand,
 ] as unknown as Array<CommandModule<GlobalArgs, GlobalArgs>>

@@ -146,6 +146,7 @@ export class SyncSession {
   #filter: PathFilter
   #baseCommit: CommitId
   #base = new Map<string, ObjectStat>()
+  #baseLoaded = false
   #files = new Map<string, Fingerprint>()
   #shaOf = new Map<string, string>()
   #stagedSha = new Map<string, string>()
@@ -297,6 +298,13 @@ export class SyncSession {
     this.counters.baseFiles = base.size
   }
 
+  /** a session opened without `start` (a stopped sync being committed) lists its base on first use */
+  async #ensureBase (): Promise<void> {
+    if (this.#baseLoaded) return
+    this.#setBase(this.#baseCommit, await this.#listBase(this.#baseCommit))
+    this.#baseLoaded = true
+  }
+
   /** sha256 of a base object: known from its download, or hashed from the cache */
   async #shaOfStat (stat: ObjectStat): Promise<string> {
     const known = this.#shaOf.get(stat.checksum)
@@ -364,6 +372,7 @@ export class SyncSession {
       for (const rel of [...listed.keys()]) if (this.ignored(rel)) listed.delete(rel)
     }
     this.#setBase(this.#baseCommit, listed)
+    this.#baseLoaded = true
     onProgress?.({ phase: 'scan', done: 0 })
     const local = await this.#walkLocal()
     const toFetch: Array<[string, ObjectStat]> = []
@@ -667,6 +676,7 @@ export class SyncSession {
   /** stats every managed path and stages what changed (used before a commit and at stop) */
   async rescan (): Promise<void> {
     await this.#serial(async () => {
+      await this.#ensureBase()
       const local = await this.#walkLocal()
       const paths = new Set<string>([...local.keys(), ...this.#base.keys(), ...this.#files.keys(), ...[...this.#journal.entries()].map(([p]) => p)])
       const check: string[] = []
@@ -685,6 +695,7 @@ export class SyncSession {
   // ---------------------------------------------------------------- diff, commit, pull
 
   async diff (): Promise<DiffEntry[]> {
+    await this.#serial(async () => { await this.#ensureBase() })
     const out: DiffEntry[] = []
     for (const [rel, e] of [...this.#journal.entries()]) {
       if (e.t === 'dir') continue
@@ -867,6 +878,7 @@ export class SyncSession {
    */
   async discard (): Promise<{ movedAside: string[] }> {
     return await this.#serial(async () => {
+      await this.#ensureBase()
       const j = this.#journal
       const aside = join(this.#o.stateDir, 'discarded', new Date(this.#clock.now()).toISOString().replace(/[:.]/g, '-'))
       const movedAside: string[] = []

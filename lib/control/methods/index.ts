@@ -6,6 +6,7 @@ import { daemonMethods, daemonStatus, daemonStop } from './daemon.js'
 import { branchCreate, branchDelete, branchList, repoCreate, repoList, tagCreate, tagList } from './repo.js'
 import { cat, diff, importDir, log, ls, merge, show } from './data.js'
 import { mount, mountCommit, mountDiff, mountStatus, prefetch, umount } from './mounts.js'
+import { syncPull, syncStart, syncStatus, syncStop } from './sync.js'
 
 export const METHODS = {
   'daemon.status': daemonStatus,
@@ -31,6 +32,10 @@ export const METHODS = {
   'mount.diff': mountDiff,
   'mount.status': mountStatus,
   prefetch,
+  sync: syncStart,
+  'sync.stop': syncStop,
+  'sync.status': syncStatus,
+  'sync.pull': syncPull,
 } as const
 
 export type MethodName = keyof typeof METHODS
@@ -49,4 +54,4 @@ export type { ImportResult } from './data.js'
 export type { MountParams } from './mounts.js'
 // the shapes of results, for clients (the CLI may import only lib/control and lib/core)
 export type { CommitInfo, DiffEntry, ListEntry, RefInfo, RepoInfo, MergeResult } from '../../remote/types.js'
-export type { MountStatus, CacheStatus } from '../../manager/types.js'
+export type { MountStatus, CacheStatus, SyncStatus, SyncStopResult, SyncPullResult } from '../../manager/types.js'
