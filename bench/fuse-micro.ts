@@ -14,6 +14,11 @@ import { parseArgs } from 'node:util'
 import { forceUnmount, mountFuse } from '../lib/fuse/index.js'
 import type { FuseOptions } from '../lib/fuse/types.js'
 import { MemFs } from '../test/support/mem-fs.js'
+import { MemoryRemote } from '../test/support/memory-remote.js'
+import { ContentCache } from '../lib/cache/index.js'
+import { openMountSession } from '../lib/fs/index.js'
+import { branchName, refExpr, repoName, type ObjectPath } from '../lib/core/ids.js'
+import type { FsCore } from '../lib/fs/types.js'
 
 const { values } = parseArgs({
   options: {
@@ -104,16 +109,47 @@ async function main (): Promise<void> {
     ['ro + immutable + no-open, async getattr only', { readOnly: true, immutable: true }, false],
     ['ro + immutable + no-open + no xattr ops', { readOnly: true, immutable: true, xattrs: false }, true],
   ]
-  for (const [variant, opts, syncAttrs] of variants) {
-    const core = new MemFs({ readOnly: opts.readOnly === true, files: Object.fromEntries(data) })
-    core.syncAttrs = syncAttrs
+  // the real read path: a pinned MountSession over an in-memory remote, with the on-disk cache
+  const remote = new MemoryRemote()
+  const repo = repoName('bench')
+  await remote.createRepo(repo, { defaultBranch: branchName('main') })
+  const head = await remote.resolveRef(repo, 'main')
+  await remote.commitChanges(repo, branchName('main'), [...data].map(([p, b]) => ({
+    op: 'put' as const, path: p.slice(1) as ObjectPath, content: { kind: 'buffer' as const, data: b }, metadata: {}, mtime: 1_700_000_000,
+  })), { base: head, message: 'bench data' })
+  const cacheDir = await mkdtemp(join(tmpdir(), 'lk-bench-cache-'))
+  const cache = await ContentCache.open({ dir: cacheDir, maxBytes: 4 << 30 })
+  const session = await openMountSession({ remote, repo, ref: refExpr('main'), write: false, cache })
+  const calls = new Map<string, number>()
+  // count what reaches lib/fs, as the double does
+  const counted = new Proxy(session.fs, {
+    get (target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown
+      if (typeof v !== 'function') return v
+      return (...args: unknown[]) => {
+        calls.set(String(prop), (calls.get(String(prop)) ?? 0) + 1)
+        return (v as (...a: unknown[]) => unknown).apply(target, args)
+      }
+    },
+  })
+
+  const cores: Array<[string, Partial<FuseOptions>, () => { core: FsCore, calls: Map<string, number> }]> = [
+    ...variants.map(([name, opts, syncAttrs]): [string, Partial<FuseOptions>, () => { core: FsCore, calls: Map<string, number> }] => [name, opts, () => {
+      const core = new MemFs({ readOnly: opts.readOnly === true, files: Object.fromEntries(data) })
+      core.syncAttrs = syncAttrs
+      return { core, calls: core.calls }
+    }]),
+    ['lib/fs MountSession + cache, read-only defaults', { readOnly: true, immutable: true }, () => ({ core: counted, calls })],
+  ]
+  for (const [variant, opts, make] of cores) {
+    const { core, calls: coreCalls } = make()
     const dir = await mkdtemp(join(tmpdir(), 'lk-bench-mnt-'))
     const mount = await mountFuse(core, dir, { readOnly: false, immutable: false, fsName: 'lk-bench', ...opts })
     try {
       const e = await readEpochs(join(dir, 'small'), -1)
-      const before = [...core.calls.values()].reduce((a, b) => a + b, 0)
+      const before = [...coreCalls.values()].reduce((a, b) => a + b, 0)
       const warmOnly = await readEpochs(join(dir, 'small'), -1)
-      const after = [...core.calls.values()].reduce((a, b) => a + b, 0)
+      const after = [...coreCalls.values()].reduce((a, b) => a + b, 0)
       const u = await readEpochs(join(dir, 'small'), 0)
       const ls = await lsTime(join(dir, 'big'))
       rows.push({
@@ -130,6 +166,10 @@ async function main (): Promise<void> {
       await rm(dir, { recursive: true, force: true })
     }
   }
+
+  await session.close()
+  await cache.close()
+  await rm(cacheDir, { recursive: true, force: true })
 
   const base = rows[0] as Row
   const ratio = (local: number, x: number): string => (local / x).toFixed(2) + 'x'

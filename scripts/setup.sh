@@ -54,6 +54,10 @@ else
 fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
+  # the old `fuse` package (FUSE 2 tools) conflicts with fuse3: apt would refuse or remove it
+  if [[ " ${missing[*]} " == *" fuse3 "* ]] && installed fuse; then
+    die "the Debian package 'fuse' is installed and conflicts with fuse3; remove it first: apt-get remove -y fuse (libfuse2 stays)"
+  fi
   sudo=()
   if [ "$(id -u)" != 0 ]; then
     command -v sudo >/dev/null 2>&1 || die "missing Debian packages: ${missing[*]}; run this script as root or install them: apt-get install -y ${missing[*]}"
@@ -64,7 +68,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt_log=$(mktemp)
   trap 'rm -f "$apt_log"' EXIT
   # apt's chatter goes to a log that is shown only when it fails
-  if ! { "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$apt_log" 2>&1; then
+  # wait for a dpkg lock held by another apt run instead of failing at once
+  apt=("${sudo[@]}" apt-get -o DPkg::Lock::Timeout=300 -qq)
+  if ! { "${apt[@]}" update && "${apt[@]}" install -y --no-install-recommends "${missing[@]}"; } >"$apt_log" 2>&1; then
     tail -n 30 "$apt_log" >&2
     die "installing ${missing[*]} failed (apt's output above)"
   fi
@@ -100,6 +106,12 @@ $(echo "$err" | grep -E 'Error|loaded from|cannot open' | head -n 4 | sed 's/^ *
     - then run scripts/setup.sh again.
 EOF
   exit 1
+fi
+
+# the addon loads without /dev/fuse, but nothing can be mounted: say so once, do not fail (sync
+# mode and the non-FUSE tests still work)
+if [ ! -c /dev/fuse ]; then
+  say "warning: /dev/fuse is missing: FUSE mounts (and their tests) cannot work here; lk-mount sync still does"
 fi
 
 # ---- 4. build -----------------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Counts the results tap wrote under .tap/test-results/ and prints one plain line,
 // `N passed, N failed, N skipped`, which CI parses. Counted like tap's own summary: leaf test
-// points (assertions and skipped/todo subtests), not the points that close a subtest. A test
-// file that failed without any failing point (a crash, a bad plan, a timeout) counts as one
-// failure, so a broken file can never read as green. Exit status: 1 when anything failed.
+// points (assertions and skipped/todo subtests, a wholly skipped file as one), not the points
+// that close a subtest. A test file that failed without any failing point (a crash, a bad
+// plan, a timeout) counts as one failure, so a broken file can never read as green. Exit status: 1 when anything failed.
 //
 // Usage: node scripts/tap-summary.mjs [results-dir] [tap-exit-status]
 //   results-dir defaults to .tap/test-results; a non-zero tap exit status with no failure found
@@ -40,6 +40,7 @@ function count (parser, file, fileState) {
   parser.on('child', (child) => { count(child, file, fileState) })
 }
 
+const durations = []
 let files = []
 try { files = walk(dir).sort() } catch { /* no results at all: reported below */ }
 for (const file of files) {
@@ -49,7 +50,13 @@ for (const file of files) {
   count(parser, name, fileState)
   let complete
   parser.on('complete', (r) => { complete = r })
-  parser.end(readFileSync(file, 'utf8'))
+  const text = readFileSync(file, 'utf8')
+  parser.end(text)
+  // the file's own last `# time=` line: how long it ran (the suite has a ~15 min budget)
+  const time = [...text.matchAll(/^# time=([\d.]+)ms$/gm)].pop()?.[1]
+  if (time !== undefined) durations.push([name, Number(time)])
+  // a whole file skipped (`1..0 # reason`) counts as one skip, as in tap's own summary
+  if (complete?.ok === true && complete.count === 0 && complete.plan.skipAll) skipped++
   // the parser's own final result also covers bail-outs, bad plans and missing plans
   if (complete === undefined || (!complete.ok && fileState.fails === 0)) {
     failed++
@@ -66,6 +73,11 @@ if (files.length === 0) {
   failures.push(`no TAP results found under ${dir}`)
 }
 
+if (durations.length > 0) {
+  const slowest = durations.sort((a, b) => b[1] - a[1]).slice(0, 5)
+  console.log('\nSlowest test files:')
+  for (const [name, ms] of slowest) console.log(`  ${(ms / 1000).toFixed(1).padStart(7)} s  ${name}`)
+}
 if (failures.length > 0) {
   console.log('\nFailures:')
   for (const f of failures.slice(0, 50)) console.log(`  - ${f}`)

@@ -54,10 +54,19 @@ export interface CacheCounters {
 /** an open descriptor; closed when evicted from the pool and no read uses it */
 interface FdEntry { p: Promise<FileHandle>, users: number, evicted: boolean }
 
+/** a chunk just fetched: its entry, and its bytes for the readers that waited on the fetch */
+interface Fetched { entry: ChunkEntry, data: Buffer }
+
 interface ChunkEntry { file: string, size: number, pins: number, dead: boolean, touchedMs: number }
 
 /** where the object's bytes come from: the remote and repository that can read its checksum */
-export interface ObjectSource { remote: Remote, repo: RepoName, stat: ObjectStat }
+export interface ObjectSource {
+  remote: Remote
+  repo: RepoName
+  stat: ObjectStat
+  /** the reader's own counters (a mount's stats), bumped alongside the cache-wide ones */
+  counters?: Pick<CacheCounters, 'hits' | 'misses' | 'bytesFetched'>
+}
 
 function closeFd (fd: FdEntry): void {
   fd.p.then(async h => { await h.close() }).catch(() => {})
@@ -74,7 +83,7 @@ export class ContentCache {
   #fetchTimeoutMs: number
   #log: Logger
   #lru: LRUCache<string, ChunkEntry>
-  #inflight = new Map<string, Promise<ChunkEntry>>()
+  #inflight = new Map<string, Promise<Fetched>>()
   #fds: LRUCache<string, FdEntry>
   /** last chunk index read per object, to detect sequential readers */
   #lastChunk = new LRUCache<string, number>({ max: 4096 })
@@ -112,6 +121,8 @@ export class ContentCache {
     await mkdir(join(c.dir, 'tmp'), { recursive: true })
     await rm(join(c.dir, 'tmp'), { recursive: true, force: true })
     await mkdir(join(c.dir, 'tmp'), { recursive: true })
+    // one directory per first byte of the key, made once (not per chunk written)
+    await Promise.all(Array.from({ length: 256 }, async (_, i) => { await mkdir(join(c.dir, i.toString(16).padStart(2, '0')), { recursive: true }) }))
     await c.#rebuild()
     return c
   }
@@ -184,13 +195,18 @@ export class ContentCache {
 
   async #readChunk (src: ObjectSource, index: number, buf: Buffer, bufOff: number, len: number, chunkPos: number): Promise<number> {
     const key = this.#keyOf(src.stat.checksum, index)
-    let entry = this.#lru.get(key)
-    if (entry !== undefined && !entry.dead) {
-      this.counters.hits++
-    } else {
+    const entry = this.#lru.get(key)
+    if (entry === undefined || entry.dead) {
       this.counters.misses++
-      entry = await this.#ensure(src, index, key)
+      if (src.counters !== undefined) src.counters.misses++
+      // the readers that waited for the fetch copy from its buffer: no reopen of the new file
+      const { data } = await this.#ensure(src, index, key)
+      const n = Math.max(0, Math.min(len, data.length - chunkPos))
+      data.copy(buf, bufOff, chunkPos, chunkPos + n)
+      return n
     }
+    this.counters.hits++
+    if (src.counters !== undefined) src.counters.hits++
     entry.pins++
     const fd = this.#fd(key, entry)
     fd.users++
@@ -242,9 +258,7 @@ export class ContentCache {
   }
 
   /** makes sure the chunk is on disk; one fetch per chunk however many callers wait */
-  async #ensure (src: ObjectSource, index: number, key: string): Promise<ChunkEntry> {
-    const have = this.#lru.get(key)
-    if (have !== undefined && !have.dead) return have
+  async #ensure (src: ObjectSource, index: number, key: string): Promise<Fetched> {
     let p = this.#inflight.get(key)
     if (p === undefined) {
       p = this.#fetch(src, index, key).finally(() => { this.#inflight.delete(key) })
@@ -253,7 +267,7 @@ export class ContentCache {
     return await p
   }
 
-  async #fetch (src: ObjectSource, index: number, key: string): Promise<ChunkEntry> {
+  async #fetch (src: ObjectSource, index: number, key: string): Promise<Fetched> {
     const start = index * this.chunkSize
     const want = this.#chunkLen(src.stat, index)
     const data = want === 0 ? Buffer.alloc(0) : await this.#withDeadline(src, start, start + want)
@@ -262,11 +276,16 @@ export class ContentCache {
     }
     this.counters.fetches++
     this.counters.bytesFetched += data.length
+    if (src.counters !== undefined) src.counters.bytesFetched += data.length
     const file = this.#fileOf(key)
+    if (data.length > this.maxBytes) {
+      // larger than the whole cache: serve the waiting readers from memory, keep nothing
+      return { entry: { file, size: data.length, pins: 0, dead: true, touchedMs: Date.now() }, data }
+    }
     await this.#writeAtomic(file, data)
     const entry: ChunkEntry = { file, size: data.length, pins: 0, dead: false, touchedMs: Date.now() }
     this.#lru.set(key, entry)
-    return entry
+    return { entry, data }
   }
 
   async #withDeadline (src: ObjectSource, start: number, end: number): Promise<Buffer> {
@@ -294,10 +313,16 @@ export class ContentCache {
     for (let attempt = 0; ; attempt++) {
       const tmp = join(this.dir, 'tmp', randomBytes(8).toString('hex'))
       try {
-        await mkdir(join(file, '..'), { recursive: true })
         const fh = await open(tmp, 'wx')
         try { await fh.writeFile(data) } finally { await fh.close() }
-        await rename(tmp, file)
+        try {
+          await rename(tmp, file)
+        } catch (e) {
+          // the fan-out directories are made at open for hex keys; others on first use
+          if (errnoOf(e) !== 'ENOENT') throw e
+          await mkdir(join(file, '..'), { recursive: true })
+          await rename(tmp, file)
+        }
         return
       } catch (e) {
         await rm(tmp, { force: true }).catch(() => {})

@@ -30,7 +30,7 @@ import { FsError, LkError } from '../core/errors.js'
 import type { BranchName, CommitId, RefExpr, RepoName } from '../core/ids.js'
 import { silentLogger, type Logger } from '../core/log.js'
 import { systemClock, type Clock } from '../core/clock.js'
-import type { ContentCache } from '../cache/index.js'
+import type { ContentCache, ObjectSource } from '../cache/index.js'
 import { commitStaged } from '../commit/index.js'
 import type { CommitInfo, DiffEntry, Metadata, ObjectStat, Remote } from '../remote/types.js'
 import { Journal, fsyncDir, type StagedEntry } from '../staging/index.js'
@@ -78,11 +78,14 @@ interface Node {
   /** the data file was created by this session and its directory entry not yet fsynced */
   fresh: boolean
   cow: Promise<void> | undefined
+  /** checksum of the committed object this node was copied from (copy-on-write) */
+  origin?: string
 }
 
 type Handle =
   | { kind: 'node', node: Node, flags: number }
-  | { kind: 'base', stat: ObjectStat }
+  /** an unchanged file read from the cache; `rel` finds a copy-on-write of it made later */
+  | { kind: 'base', stat: ObjectStat, rel: string }
   | { kind: 'control', data: Buffer }
 
 const errno = (name: ConstructorParameters<typeof FsError>[0], msg: string): FsError => new FsError(name, msg)
@@ -147,12 +150,15 @@ class Session implements MountSession, FsCore {
   #handles = new Map<number, Handle>()
   #nextFh = 1
   #ns: Promise<void> = Promise.resolve()
+  #commits: Promise<void> = Promise.resolve()
   /** staged paths by parent directory (add-only; entries are checked against the journal on use) */
   #children = new Map<string, Set<string>>()
   #uid = process.getuid?.() ?? 0
   #gid = process.getgid?.() ?? 0
   #openedMs: number
   #stats = { reads: 0, bytesRead: 0 }
+  /** this mount's share of the shared cache's counters */
+  #cacheCounters = { hits: 0, misses: 0, bytesFetched: 0 }
   #closed = false
 
   constructor (o: OpenMountOptions, identity: MountIdentity, pinned: CommitId, prefix: string, journal: Journal | undefined, log: Logger, clock: Clock) {
@@ -170,6 +176,10 @@ class Session implements MountSession, FsCore {
   }
 
   get fs (): FsCore { return this }
+
+  #src (stat: ObjectStat): ObjectSource {
+    return { remote: this.#remote, repo: this.#identity.repo, stat, counters: this.#cacheCounters }
+  }
   get identity (): MountIdentity { return this.#identity }
   pinnedCommit (): CommitId { return this.#base.commit }
 
@@ -295,13 +305,16 @@ class Session implements MountSession, FsCore {
 
   // ---------------------------------------------------------------- metadata
 
+  /** also throws ENOENT synchronously for a path known to be absent (the FUSE adapter catches it) */
   getattrSync (path: string): Attr | undefined {
     const rel = relOf(path)
     if (rel === CONTROL_FILE) return { ...this.#attrFile(this.#controlData().length, this.#openedMs), mode: S_IFREG | 0o444 }
     const node = this.#nodes.get(rel)
     if (node !== undefined) return this.#attrFile(node.size, node.mtime)
     const r = this.#resolveSync(rel)
-    if (r === undefined || r === null) return undefined
+    if (r === undefined) return undefined
+    // a path known to be absent is answered from memory too (negative lookups are frequent)
+    if (r === null) throw errno('ENOENT', `/${rel} does not exist`)
     return this.#attrOf(rel, r)
   }
 
@@ -374,8 +387,7 @@ class Session implements MountSession, FsCore {
       const r = await this.#resolve(rel)
       if (r === null) throw errno('ENOENT', `/${rel} does not exist`)
       if (r.kind === 'dir') throw errno('EISDIR', `/${rel} is a directory`)
-      if (r.src.t === 'base') return this.#newFh({ kind: 'base', stat: r.src.stat })
-      if (r.src.t === 'ref') return this.#newFh({ kind: 'base', stat: r.src.stat })
+      if (r.src.t === 'base' || r.src.t === 'ref') return this.#newFh({ kind: 'base', stat: r.src.stat, rel })
     }
     this.#writable('open', rel)
     return await this.#exclusive(async () => {
@@ -395,18 +407,17 @@ class Session implements MountSession, FsCore {
       const src = r.src
       if (src.t === 'file') {
         const fh = await openFile(j.dataPath(src.data), 'r+')
-        node = { rel, data: src.data, fh, size: src.size, mtime: src.mtime, meta: { ...src.meta }, dirty: false, refs: 0, fresh: false, cow: undefined }
+        node = { rel, data: src.data, fh, size: src.size, mtime: src.mtime, meta: { ...src.meta }, dirty: false, refs: 0, fresh: false, cow: undefined, ...(src.origin === undefined ? {} : { origin: src.origin }) }
       } else {
         const stat = src.stat
         const meta = src.t === 'ref' ? src.meta : stat.metadata
-        const data = j.newDataName()
-        const fh = await openFile(j.dataPath(data), 'w+')
+        const data = await j.allocData()
+        const fh = await openFile(j.dataPath(data), 'r+')
         try {
-          if (!trunc) await this.#cache.copyTo({ remote: this.#remote, repo: this.#identity.repo, stat }, fh)
+          if (!trunc) await this.#cache.copyTo(this.#src(stat), fh)
           await fh.datasync()
-          await fsyncDir(j.dataPath('.'))
         } catch (e) { await fh.close(); throw e }
-        node = { rel, data, fh, size: trunc ? 0 : stat.size, mtime: trunc ? this.#clock.now() : (src.t === 'ref' ? src.mtime : stat.mtime * 1000), meta: { ...meta }, dirty: false, refs: 0, fresh: false, cow: undefined }
+        node = { rel, data, fh, size: trunc ? 0 : stat.size, mtime: trunc ? this.#clock.now() : (src.t === 'ref' ? src.mtime : stat.mtime * 1000), meta: { ...meta }, dirty: false, refs: 0, fresh: false, cow: undefined, origin: stat.checksum }
         trunc = false
         await this.#record([[rel, this.#entryOf(node)]])
       }
@@ -418,7 +429,7 @@ class Session implements MountSession, FsCore {
   }
 
   #entryOf (node: Node): StagedEntry {
-    return { t: 'file', data: node.data, size: node.size, mtime: node.mtime, meta: node.meta }
+    return { t: 'file', data: node.data, size: node.size, mtime: node.mtime, meta: node.meta, ...(node.origin === undefined ? {} : { origin: node.origin }) }
   }
 
   async create (path: string, _mode: number, flags: number): Promise<number> {
@@ -435,17 +446,13 @@ class Session implements MountSession, FsCore {
         return this.#newFh({ kind: 'node', node, flags })
       }
       const j = this.#journal as Journal
-      const data = j.newDataName()
-      const fh = await openFile(j.dataPath(data), 'w+')
-      const node: Node = { rel, data, fh, size: 0, mtime: this.#clock.now(), meta: {}, dirty: false, refs: 1, fresh: true, cow: undefined }
+      const data = await j.allocData()
+      const fh = await openFile(j.dataPath(data), 'r+')
+      const node: Node = { rel, data, fh, size: 0, mtime: this.#clock.now(), meta: {}, dirty: true, refs: 1, fresh: false, cow: undefined }
       this.#nodes.set(rel, node)
-      try {
-        await this.#record([[rel, this.#entryOf(node)]])
-      } catch (e) {
-        this.#nodes.delete(rel)
-        await fh.close()
-        throw e
-      }
+      // the new (empty) file is durable once closed or fsynced, like on a local filesystem: its
+      // record joins the next journal flush (release records it again with its contents)
+      this.#record([[rel, this.#entryOf(node)]]).catch((e: unknown) => { node.dirty = true; this.#log.error('journal: could not record a new file', { path: rel, err: e }) })
       return this.#newFh({ kind: 'node', node, flags })
     })
   }
@@ -460,7 +467,10 @@ class Session implements MountSession, FsCore {
       // bytes past the data file's end but within the size (sparse after truncate up) read as zeros
       if (n < want) { buf.fill(0, n, want); n = want }
     } else if (h.kind === 'base') {
-      n = await this.#cache.read({ remote: this.#remote, repo: this.#identity.repo, stat: h.stat }, buf, len, pos)
+      // the file was opened unchanged and has since been written in this mount: read the copy
+      const up = this.#journal === undefined ? undefined : await this.#upgrade(fh, h)
+      if (up !== undefined) return await this.read(path, fh, buf, len, pos)
+      n = await this.#cache.read(this.#src(h.stat), buf, len, pos)
     } else {
       n = Math.max(0, Math.min(len, h.data.length - pos))
       if (n > 0) h.data.copy(buf, 0, pos, pos + n)
@@ -470,12 +480,30 @@ class Session implements MountSession, FsCore {
     return n
   }
 
+  /** turns a read handle of a committed file into a handle of its copy-on-write, once one exists */
+  async #upgrade (fh: number, h: Extract<Handle, { kind: 'base' }>): Promise<Handle | undefined> {
+    let node = this.#nodes.get(h.rel)
+    if (node === undefined) {
+      const e = this.#journal?.get(h.rel)
+      if (e === undefined || e.t !== 'file' || e.origin !== h.stat.checksum) return undefined
+      node = await this.#exclusive(async () => await this.#openNode(h.rel, false))
+    } else {
+      if (node.origin !== h.stat.checksum) return undefined
+      node.refs++
+    }
+    const up: Handle = { kind: 'node', node, flags: C.O_RDONLY }
+    if (this.#handles.get(fh) === h) this.#handles.set(fh, up); else await this.#releaseNode(node)
+    return up
+  }
+
   async write (path: string, fh: number, buf: Buffer, len: number, pos: number): Promise<number> {
     // copy before any await: the FUSE binding detaches `buf` after the callback
     const data = Buffer.from(buf.subarray(0, len))
     const h = this.#handle(fh, path)
     if (h.kind !== 'node' || (h.flags & 3) === C.O_RDONLY) throw errno('EBADF', `${path} is not open for writing`)
     const node = h.node
+    // a zero-length write changes nothing (it must not extend the file)
+    if (len === 0) return 0
     await this.#ensureOwnData(node)
     const at = (h.flags & C.O_APPEND) !== 0 ? node.size : pos
     // reserve the size before the await so concurrent appends do not overlap
@@ -492,8 +520,8 @@ class Session implements MountSession, FsCore {
     const j = this.#journal as Journal
     if (!j.isSealedData(node.data)) return
     node.cow = (async () => {
-      const data = j.newDataName()
-      const fh = await openFile(j.dataPath(data), 'w+')
+      const data = await j.allocData()
+      const fh = await openFile(j.dataPath(data), 'r+')
       const buf = Buffer.allocUnsafe(1 << 20)
       for (let pos = 0; pos < node.size;) {
         const { bytesRead } = await node.fh.read(buf, 0, Math.min(buf.length, node.size - pos), pos)
@@ -505,7 +533,6 @@ class Session implements MountSession, FsCore {
       const old = node.fh
       node.fh = fh
       node.data = data
-      node.fresh = true
       node.dirty = true
       await old.close()
     })()
@@ -640,11 +667,11 @@ class Session implements MountSession, FsCore {
     this.#checkName(from)
     this.#checkName(to)
     if (from === '' || to === '') throw errno('EBUSY', 'cannot rename the root of the mount')
-    if (from === to) return
-    if (to.startsWith(from + '/')) throw errno('EINVAL', `cannot move /${from} into itself`)
     await this.#exclusive(async () => {
       const r = this.#nodes.has(from) ? (await this.#resolve(from)) ?? { kind: 'file' as const, src: undefined } : await this.#resolve(from)
       if (r === null) throw errno('ENOENT', `/${from} does not exist`)
+      if (from === to) return
+      if (to.startsWith(from + '/')) throw errno('EINVAL', `cannot move /${from} into itself`)
       await this.#requireDir(parentOf(to), `rename to /${to}`)
       const target = this.#nodes.has(to) ? { kind: 'file' as const } : await this.#resolve(to)
       const now = this.#clock.now()
@@ -672,6 +699,11 @@ class Session implements MountSession, FsCore {
         const e = j.get(rel)
         if (e === undefined) moved.set(rel, this.#movedEntry({ t: 'base', stat }))
         ops.set(rel, { t: 'del' })
+        // base directories in between are hidden too, or they would show up empty under a new `from`
+        for (let q = parentOf(rel); q !== from && q.startsWith(under); q = parentOf(q)) {
+          if (ops.has(q)) break
+          ops.set(q, { t: 'del' })
+        }
       }
       for (const [rel, e] of [...j.entries()]) {
         if (!rel.startsWith(under)) continue
@@ -850,9 +882,18 @@ class Session implements MountSession, FsCore {
     const j = this.#journal
     const branch = this.#identity.branch
     if (j === undefined || branch === undefined) throw new LkError('LK_READ_ONLY_MOUNT', 'cannot commit from a read-only mount')
+    // one commit at a time: a second one waits, then commits what was staged meanwhile
+    const run = this.#commits.then(async () => await this.#commitNow(j, branch, opts))
+    this.#commits = run.then(() => {}, () => {})
+    return await run
+  }
+
+  async #commitNow (j: Journal, branch: BranchName, opts: MountCommitOptions): Promise<CommitInfo> {
     // everything written so far is part of the commit, even in files still open
-    for (const node of [...this.#nodes.values()]) await this.#syncNode(node)
-    const res = await this.#exclusive(async () => await commitStaged({
+    for (const node of new Set([...this.#handles.values()].flatMap(h => h.kind === 'node' && h.node.rel !== undefined ? [h.node] : []))) await this.#syncNode(node)
+    // Sealing does not change the view, so namespace changes may run during the remote calls;
+    // only the re-pin below must not interleave with them (they decide tombstones by the base).
+    const res = await commitStaged({
       remote: this.#remote,
       repo: this.#identity.repo,
       branch,
@@ -864,22 +905,29 @@ class Session implements MountSession, FsCore {
       log: this.#log,
       objectPath: (rel) => this.#base.objectPath(rel),
       baseHasFile: async (rel) => await this.#baseHasFileAt(j.sealed?.base ?? this.#base.commit, rel),
-      streamOf: (stat) => this.#cache.stream({ remote: this.#remote, repo: this.#identity.repo, stat }),
-    }))
-    // re-pin first, then forget the sealed set: the new commit holds what the set held
-    this.#base = new BaseView(this.#remote, this.#identity.repo, res.commit.id, this.#prefix)
-    if (res.branch !== branch) {
-      // the mount follows the branch it committed to (its base is now that branch's head)
-      this.#identity = { ...this.#identity, ref: res.branch as string as RefExpr, branch: res.branch }
-    }
-    const keepDirs: Array<[string, StagedEntry]> = []
-    for (const [p, e] of res.sealed.entries) if (e.t === 'dir' && j.get(p) === e) keepDirs.push([p, e])
-    await j.dropSealed()
-    await j.setBase(res.commit.id)
-    // explicit empty directories are not stored by commits: keep them staged locally
-    if (keepDirs.length > 0) await this.#record(keepDirs.filter(([p]) => j.get(p) === undefined))
-    await j.gcData(new Set([...this.#nodes.values()].map(n => n.data)))
+      streamOf: (stat) => this.#cache.stream(this.#src(stat)),
+    })
+    await this.#exclusive(async () => {
+      // explicit empty directories are not stored by commits: keep them staged locally
+      const keepDirs: Array<[string, StagedEntry]> = []
+      for (const [p, e] of res.sealed.entries) if (e.t === 'dir' && j.get(p) === e) keepDirs.push([p, e])
+      if (keepDirs.length > 0) await this.#record(keepDirs)
+      // re-pin first, then forget the sealed set: the new commit holds what the set held
+      this.#base = new BaseView(this.#remote, this.#identity.repo, res.commit.id, this.#prefix)
+      if (res.branch !== branch) {
+        // the mount follows the branch it committed to (its base is now that branch's head)
+        this.#identity = { ...this.#identity, ref: res.branch as string as RefExpr, branch: res.branch }
+      }
+      await j.dropSealed()
+      await j.setBase(res.commit.id)
+    })
+    await j.gcData(this.#liveData())
     return res.commit
+  }
+
+  /** data files of open handles (also of unlinked files still open) */
+  #liveData (): Set<string> {
+    return new Set([...this.#handles.values()].flatMap(h => h.kind === 'node' ? [h.node.data] : []))
   }
 
   async #baseHasFileAt (commit: CommitId, rel: string): Promise<boolean> {
@@ -900,7 +948,7 @@ class Session implements MountSession, FsCore {
       await j.discard()
       for (const rel of [...this.#nodes.keys()]) this.#detach(rel)
       this.#children.clear()
-      await j.gcData(new Set([...this.#handles.values()].flatMap(h => h.kind === 'node' ? [h.node.data] : [])))
+      await j.gcData(this.#liveData())
     })
   }
 
@@ -923,7 +971,7 @@ class Session implements MountSession, FsCore {
     const worker = async (): Promise<void> => {
       const buf = Buffer.allocUnsafe(this.#cache.chunkSize)
       for (let s = queue.shift(); s !== undefined; s = queue.shift()) {
-        for (let pos = 0; pos < s.size;) pos += await this.#cache.read({ remote: this.#remote, repo: this.#identity.repo, stat: s }, buf, buf.length, pos)
+        for (let pos = 0; pos < s.size;) pos += await this.#cache.read(this.#src(s), buf, buf.length, pos)
         done++
         bytes += s.size
         onProgress?.(done, stats.length, bytes)
@@ -941,7 +989,7 @@ class Session implements MountSession, FsCore {
       stagedPaths++
       if (e.t === 'file') stagedBytes += this.#nodes.get(rel)?.size ?? e.size
     }
-    const c = this.#cache.counters
+    const c = this.#cacheCounters
     return { reads: this.#stats.reads, bytesRead: this.#stats.bytesRead, cacheHits: c.hits, cacheMisses: c.misses, bytesFetched: c.bytesFetched, stagedPaths, stagedBytes }
   }
 

@@ -22,8 +22,7 @@
 
 import { execFile } from 'node:child_process'
 import { readFile, readdir } from 'node:fs/promises'
-import { existsSync } from 'node:fs'
-import { constants as fsConstants } from 'node:fs'
+import { constants as fsConstants, existsSync } from 'node:fs'
 import { resolve as resolvePath } from 'node:path'
 import Fuse, { type FuseOps, type FuseStat } from 'fuse-native'
 import { LkError } from '../core/errors.js'
@@ -31,6 +30,7 @@ import { silentLogger, type Logger } from '../core/log.js'
 import type { Attr, FsCore } from '../fs/types.js'
 import type { FuseMount, FuseOptions, MountFuse } from './types.js'
 import { ERRNO, errnoFor } from './errno.js'
+import { ReadHandles } from './read-handles.js'
 
 export type { FuseMount, FuseOptions, MountFuse } from './types.js'
 export { ERRNO, errnoFor } from './errno.js'
@@ -53,7 +53,7 @@ const SYSTEM_XATTR = /^(security|system|trusted)\./
 const UTIME_SPECIAL_MS = 1073
 
 /** Linux ENOSYS: only ever sent on purpose, never mapped from the core (see errno.ts) */
-const ENOSYS_SWITCHES_TO_NO_OPEN = 38
+const LINUX_ENOSYS = 38
 
 const DEBUG_ERRNOS = new Set<number>([ERRNO.ENOENT, ERRNO.ENODATA, ERRNO.EEXIST, ERRNO.ENOTEMPTY])
 
@@ -126,6 +126,40 @@ export async function forceUnmount (mnt: string, log: Logger = silentLogger): Pr
   if (await isMounted(mnt)) await detach(resolvePath(mnt), true, log)
 }
 
+// --- xattr replies that respect the caller's buffer -----------------------------------------
+//
+// fuse-native 2.2.6 answers getxattr/listxattr with the full length even when the caller's
+// buffer is smaller; libfuse then replies with more bytes than it allocated (a heap over-read)
+// and the kernel rejects the reply, so the caller sees EIO. Python's os.getxattr probes with a
+// 128-byte buffer first, so any value longer than that failed. These two dispatchers replace
+// fuse-native's: a size probe (empty buffer) gets the size, a short buffer gets ERANGE.
+
+class LkFuse extends Fuse {
+  protected override _op_getxattr (signal: (code: number, buf: ArrayBufferLike) => void, path: string, name: string, valueBuf: Buffer, position: number): void {
+    const getxattr = this.ops.getxattr
+    if (getxattr === undefined) { signal(-LINUX_ENOSYS, valueBuf.buffer); return }
+    getxattr(path, name, position, (code, value) => {
+      if (code !== 0) signal(code, valueBuf.buffer)
+      else if (value === undefined) signal(-ERRNO.ENODATA, valueBuf.buffer)
+      else if (valueBuf.length === 0) signal(value.length, valueBuf.buffer)
+      else if (value.length > valueBuf.length) signal(-ERRNO.ERANGE, valueBuf.buffer)
+      else signal(value.copy(valueBuf), valueBuf.buffer)
+    })
+  }
+
+  protected override _op_listxattr (signal: (code: number, buf: ArrayBufferLike) => void, path: string, listBuf: Buffer): void {
+    const listxattr = this.ops.listxattr
+    if (listxattr === undefined) { signal(-LINUX_ENOSYS, listBuf.buffer); return }
+    listxattr(path, (code, names) => {
+      if (code !== 0 || names === undefined) { signal(code !== 0 ? code : -ERRNO.EIO, listBuf.buffer); return }
+      const packed = Buffer.from(names.map(n => n + '\0').join(''))
+      if (listBuf.length === 0) signal(packed.length, listBuf.buffer)
+      else if (packed.length > listBuf.length) signal(-ERRNO.ERANGE, listBuf.buffer)
+      else signal(packed.copy(listBuf), listBuf.buffer)
+    })
+  }
+}
+
 // --- handlers -----------------------------------------------------------------------------
 
 function toStat (a: Attr): FuseStat {
@@ -145,12 +179,17 @@ function toStat (a: Attr): FuseStat {
 
 type Fail = (negErrno: number) => void
 
+/** enough for a DataLoader's workers and prefetch queue; each is a small object in lib/fs */
+const READ_HANDLES = 4096
+
 class Handlers {
   readonly #core: FsCore
   readonly #log: Logger
   readonly #readOnly: boolean
   readonly #noOpen: boolean
   readonly #xattrs: boolean
+  /** set on no-open mounts: the handles reads use instead of the kernel's fh 0 */
+  readonly readHandles: ReadHandles | undefined
 
   constructor (core: FsCore, log: Logger, flags: { readOnly: boolean, noOpen: boolean, xattrs: boolean }) {
     this.#core = core
@@ -158,6 +197,7 @@ class Handlers {
     this.#readOnly = flags.readOnly
     this.#noOpen = flags.noOpen
     this.#xattrs = flags.xattrs
+    this.readHandles = flags.noOpen ? new ReadHandles(core, READ_HANDLES) : undefined
   }
 
   /** errno for a thrown value, logged when it became EIO (an error the table does not know) */
@@ -218,7 +258,11 @@ class Handlers {
         this.#call('readdir', path, () => core.readdir(path), names => { cb(0, ['.', '..', ...names]) }, cb)
       },
       read: (path, fh, buf, len, pos, cb) => {
-        this.#call('read', path, () => core.read(path, fh, buf, len, pos), n => {
+        const handles = this.readHandles
+        const read = fh === 0 && handles !== undefined
+          ? () => handles.use(path, h => core.read(path, h, buf, len, pos))
+          : () => core.read(path, fh, buf, len, pos)
+        this.#call('read', path, read, n => {
           cb(Number.isInteger(n) && n >= 0 && n <= len ? n : this.#errno('read', path, new Error(`core returned ${n} bytes for a read of ${len}`)))
         }, cb)
       },
@@ -243,8 +287,8 @@ class Handlers {
     }
     if (this.#noOpen) {
       // ENOSYS from OPEN switches the connection to no-open: no OPEN/RELEASE for any file of this
-      // mount again, reads carry fh 0 (FsCore.read resolves the path itself).
-      ro.open = (_path, _flags, cb) => { cb(-ENOSYS_SWITCHES_TO_NO_OPEN) }
+      // mount again, reads carry fh 0 and use the adapter's own handles (ReadHandles).
+      ro.open = (_path, _flags, cb) => { cb(-LINUX_ENOSYS) }
     } else {
       ro.open = (path, flags, cb) => {
         this.#call('open', path, () => core.open(path, flags), fh => { cb(0, fh) }, cb)
@@ -329,9 +373,9 @@ function fsnameOption (opts: FuseOptions, readOnly: boolean): string {
   } else {
     // 128 KiB write requests instead of 4 KiB
     extra.push('big_writes')
-    // libfuse 2 otherwise renames an unlinked-but-open file to .fuse_hiddenNNN, which the core
-    // would stage and commit as a real file
-    extra.push('hard_remove')
+    // Not hard_remove: with it libfuse 2 has no path for an unlinked-but-open file and its reads
+    // and writes fail with ENOENT. Without it libfuse renames such a file to .fuse_hiddenNNN
+    // until the last close (the core sees rename, then unlink), so open handles survive unlink.
   }
   // pinned paths never appear: cache misses (loaders probing for optional sidecar files) too
   if (opts.immutable) extra.push(`negative_timeout=${opts.attrTimeoutSec ?? IMMUTABLE_TIMEOUT_SEC}`)
@@ -363,7 +407,8 @@ export const mountFuse: MountFuse = async (core, mountpointIn, opts) => {
   const noOpen = readOnly && (opts.noOpen ?? true)
   const timeoutSec = opts.attrTimeoutSec ?? (opts.immutable ? IMMUTABLE_TIMEOUT_SEC : undefined)
 
-  const fuse = new Fuse(mountpoint, new Handlers(core, log, { readOnly, noOpen, xattrs: opts.xattrs ?? true }).ops(), {
+  const handlers = new Handlers(core, log, { readOnly, noOpen, xattrs: opts.xattrs ?? true })
+  const fuse = new LkFuse(mountpoint, handlers.ops(), {
     timeout: opts.handlerTimeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS,
     // a stale mount left here by a crashed daemon (ENOTCONN) is detached before mounting
     force: true,
@@ -397,6 +442,8 @@ export const mountFuse: MountFuse = async (core, mountpointIn, opts) => {
         } finally {
           unmountRequests.delete(mountpoint)
         }
+        // the core gets its handles back before the manager closes it
+        handlers.readHandles?.closeAll()
         log.info('unmounted')
       })()
       // a failed unmount may be retried (e.g. with lazy)

@@ -243,6 +243,9 @@ export class Manager implements MountManager {
         immutable: !rec.write,
         fsName: rec.uri,
         logger: log,
+        // the session serves reads only through handles it opened (no fh-0 reads yet), so the
+        // kernel must keep sending open/release: the no-open lever waits for lib/fs support
+        noOpen: false,
       })
     } catch (e) {
       // nothing mounted: a fresh read-only or change-free mount leaves no record behind

@@ -24,6 +24,10 @@ export interface LocalRemoteOptions {
   clock?: Clock
   /** fsync before files become visible (default true) */
   fsync?: boolean
+  /** entries per index range (default 4096; tests use tiny ranges) */
+  rangeTarget?: number
+  /** how long a staging commit waits for another on the same branch before LK_LOCKED (default 60 s) */
+  commitWaitMs?: number
 }
 
 export class LocalRemote implements Remote {

@@ -18,7 +18,7 @@ export class LocalBlobStore implements BlobStore {
   readonly #madeShards = new Set<string>()
 
   constructor (root: string, opts: { fsync?: boolean } = {}) {
-    this.#root = root
+    this.#root = path.resolve(root)
     this.#fsync = opts.fsync ?? true
     this.description = `local blobs at ${root}`
   }
@@ -28,7 +28,8 @@ export class LocalBlobStore implements BlobStore {
     return path.join(this.#root, key.slice(0, 2), key)
   }
 
-  address (key: string): string { return this.#file(key) }
+  // called once per listed entry: plain concatenation, no path.join
+  address (key: string): string { return `${this.#root}/${key.slice(0, 2)}/${key}` }
 
   async has (key: string): Promise<boolean> {
     try {

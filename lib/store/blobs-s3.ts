@@ -16,7 +16,7 @@
 // concurrently with any other. A multipart upload keeps at most `partConcurrency` parts (each a
 // `partSize` buffer) in memory.
 
-import { open } from 'node:fs/promises'
+import { open, stat } from 'node:fs/promises'
 import { createReadStream } from 'node:fs'
 import {
   S3Client, HeadObjectCommand, PutObjectCommand, GetObjectCommand, DeleteObjectCommand,
@@ -184,6 +184,9 @@ export class S3BlobStore implements BlobStore {
       await this.#putMultipart(Key, source.file, source.size)
       return
     }
+    // a short file would leave the server waiting for the missing bytes until the timeout
+    const actual = (await stat(source.file)).size
+    if (actual !== source.size) throw new LkError('LK_INTERNAL', `blob source ${source.file} is ${actual} bytes, expected ${source.size}`)
     // a fresh stream per attempt: a consumed stream cannot be sent again
     await this.#retry('PUT', Key, async () => await this.#client.send(new PutObjectCommand({
       Bucket: this.#bucket, Key, Body: createReadStream(source.file), ContentLength: source.size,
@@ -203,9 +206,10 @@ export class S3BlobStore implements BlobStore {
       const partCount = Math.ceil(size / this.#partSize)
       const parts: CompletedPart[] = new Array<CompletedPart>(partCount)
       let next = 0
+      let failed = false
       // workers pull part numbers from a shared counter: at most partConcurrency buffers live
       const worker = async (): Promise<void> => {
-        for (let i = next++; i < partCount; i = next++) {
+        for (let i = next++; i < partCount && !failed; i = next++) {
           const start = i * this.#partSize
           const len = Math.min(this.#partSize, size - start)
           const buf = Buffer.allocUnsafe(len)
@@ -221,7 +225,13 @@ export class S3BlobStore implements BlobStore {
           parts[i] = { PartNumber: i + 1, ETag: res.ETag }
         }
       }
-      await Promise.all(Array.from({ length: Math.min(this.#partConcurrency, partCount) }, worker))
+      // settle every worker before the file is closed and the upload aborted; the first
+      // failure stops the others from starting new parts
+      const results = await Promise.allSettled(Array.from({ length: Math.min(this.#partConcurrency, partCount) }, async () => {
+        try { await worker() } catch (e) { failed = true; throw e }
+      }))
+      const firstFailure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+      if (firstFailure !== undefined) throw firstFailure.reason
       await this.#retry('CompleteMultipartUpload', Key, async () => await this.#client.send(new CompleteMultipartUploadCommand({
         Bucket: this.#bucket, Key, UploadId: uploadId, MultipartUpload: { Parts: parts },
       })))

@@ -1,5 +1,5 @@
 // The committed index of a commit: a sorted map `path -> Entry`, split into content-addressed
-// ranges (sorted runs of up to RANGE_TARGET entries) listed by a metarange, as graveler does.
+// ranges (sorted runs of about RANGE_TARGET entries) listed by a metarange, as graveler does.
 //
 // - A range file's name is the sha256 of its bytes, so identical ranges are stored once and a
 //   commit that touches few paths rewrites only the ranges those paths fall into; every other
@@ -22,6 +22,7 @@ import { LkError } from '../core/errors.js'
 import type { Metadata } from '../remote/types.js'
 import { createExclusive, isErrno, sha256Hex } from './fsutil.js'
 
+/** entries per range (the store's `rangeTarget` option overrides it, for tests) */
 export const RANGE_TARGET = 4096
 
 export interface Entry {
@@ -99,8 +100,11 @@ export class IndexFiles {
   readonly #metaranges: LRUCache<string, Metarange>
   readonly #madeDirs = new Set<string>()
 
-  constructor (dir: string, caches: { ranges: LRUCache<string, Entry[]>, metaranges: LRUCache<string, Metarange> }, opts: { fsync: boolean }) {
+  readonly rangeTarget: number
+
+  constructor (dir: string, caches: { ranges: LRUCache<string, Entry[]>, metaranges: LRUCache<string, Metarange> }, opts: { fsync: boolean, rangeTarget?: number }) {
     this.#dir = dir
+    this.rangeTarget = Math.max(2, opts.rangeTarget ?? RANGE_TARGET)
     this.#ranges = caches.ranges
     this.#metaranges = caches.metaranges
     this.#fsync = opts.fsync
@@ -206,12 +210,21 @@ function firstEntryAtLeast (entries: Entry[], key: string): number {
   return lo
 }
 
-/** A sorted source of entries that can seek forward or backward. */
+/** what a synchronous peek answers when the next range has to be read first */
+export const PENDING: unique symbol = Symbol('pending')
+
+/**
+ * A sorted source of entries that can seek forward or backward. `peekSync` answers without a
+ * promise whenever the entry is in memory (almost always): listing a million entries must not
+ * cost a promise per entry; `peek` loads what is needed.
+ */
 export interface Cursor {
   /** positions at the first entry with path >= key */
   seek (key: string): Promise<void>
+  peekSync (): Entry | undefined | typeof PENDING
   peek (): Promise<Entry | undefined>
-  next (): Promise<Entry | undefined>
+  /** moves past `e`, the entry the last peek returned */
+  advance (e: Entry): void
 }
 
 /** walks a committed index in order, one range in memory at a time */
@@ -248,22 +261,26 @@ export class IndexCursor implements Cursor {
     this.#ei = 0
   }
 
-  async peek (): Promise<Entry | undefined> {
+  peekSync (): Entry | undefined | typeof PENDING {
     for (;;) {
       const ref = this.#ranges[this.#ri]
       if (ref === undefined) return undefined
-      if (this.#entries === undefined) this.#entries = await this.#files.readRange(ref.id)
+      if (this.#entries === undefined) return PENDING
       const e = this.#entries[this.#ei]
       if (e !== undefined) return e
       this.skipRange()
     }
   }
 
-  async next (): Promise<Entry | undefined> {
-    const e = await this.peek()
-    if (e !== undefined) this.#ei++
-    return e
+  async peek (): Promise<Entry | undefined> {
+    for (;;) {
+      const e = this.peekSync()
+      if (e !== PENDING) return e
+      this.#entries = await this.#files.readRange(this.#ranges[this.#ri]!.id)
+    }
   }
+
+  advance (_e?: Entry): void { this.#ei++ }
 }
 
 /** a cursor over an in-memory sorted array of staged values (null = tombstone) */
@@ -297,53 +314,76 @@ export class OverlayCursor implements Cursor {
     this.#top.seek(key)
   }
 
-  async peek (): Promise<Entry | undefined> {
+  peekSync (): Entry | undefined | typeof PENDING {
     for (;;) {
-      const b = await this.#base.peek()
+      const b = this.#base.peekSync()
+      if (b === PENDING) return PENDING
       const t = this.#top.peek()
       if (t === undefined) return b
-      const c = b === undefined ? 1 : compareKeys(t[0], b.path)
+      const c = b === undefined ? -1 : compareKeys(t[0], b.path)
       if (c > 0) return b
-      if (c === 0) await this.#base.next()
-      if (t[1] !== null) {
-        // leave the staged entry in place until next() takes it; the base duplicate is gone
-        return t[1]
-      }
+      // the staged value shadows the committed one: drop the committed duplicate
+      if (c === 0) this.#base.advance(b!)
+      // leave a staged entry in place until advance() takes it; skip a tombstone
+      if (t[1] !== null) return t[1]
       this.#top.next()
     }
   }
 
-  async next (): Promise<Entry | undefined> {
-    const e = await this.peek()
-    if (e === undefined) return undefined
+  async peek (): Promise<Entry | undefined> {
+    for (;;) {
+      const e = this.peekSync()
+      if (e !== PENDING) return e
+      await this.#base.peek()
+    }
+  }
+
+  advance (e: Entry): void {
     const t = this.#top.peek()
     if (t !== undefined && t[1] === e) this.#top.next()
-    else await this.#base.next()
-    return e
+    else this.#base.advance(e)
   }
 }
 
-/** Accumulates sorted entries into ranges of RANGE_TARGET, reusing untouched ranges whole. */
+/**
+ * Accumulates sorted entries into ranges, reusing untouched ranges whole. A range is cut at
+ * `rangeTarget` entries only once twice that many are buffered, so a range that grew by a few
+ * entries is written as one slightly bigger range instead of a full one plus a tiny remainder
+ * that would then have to be merged into (and so rewrite) every range after it.
+ */
 class RangeWriter {
   readonly #files: IndexFiles
+  readonly #target: number
   readonly out: RangeRef[] = []
   buf: Entry[] = []
   written = 0
   reused = 0
-  last: string | undefined
-  constructor (files: IndexFiles) { this.#files = files }
+  constructor (files: IndexFiles) { this.#files = files; this.#target = files.rangeTarget }
 
-  async add (e: Entry): Promise<void> {
+  /** returns a promise only when a range had to be written */
+  add (e: Entry): Promise<void> | undefined {
     this.buf.push(e)
-    if (this.buf.length >= RANGE_TARGET) await this.flush()
+    if (this.buf.length < 2 * this.#target) return undefined
+    const head = this.buf.slice(0, this.#target)
+    this.buf = this.buf.slice(this.#target)
+    return this.#write(head)
+  }
+
+  async #write (entries: Entry[]): Promise<void> {
+    this.out.push(await this.#files.writeRange(entries))
+    this.written++
   }
 
   async flush (): Promise<void> {
     if (this.buf.length === 0) return
-    const ref = await this.#files.writeRange(this.buf)
-    this.out.push(ref)
-    this.written++
+    const all = this.buf
     this.buf = []
+    await this.#write(all)
+  }
+
+  /** at a boundary of the base: cut here unless what is buffered is too small to stand alone */
+  async boundary (): Promise<void> {
+    if (this.buf.length >= this.#target / 2) await this.flush()
   }
 
   reuse (ref: RangeRef): void {
@@ -355,60 +395,67 @@ class RangeWriter {
 export interface ApplyResult { metarangeId: string, rangesWritten: number, rangesReused: number, count: number }
 
 /**
- * Applies a sorted stream of changes (strictly increasing paths) to a metarange and writes the
+ * Applies a sorted stream of change batches (strictly increasing paths) to a metarange and writes the
  * result. Ranges with no change up to their max key are reused by id; a small buffered tail is
  * merged into the next range instead of becoming a tiny range of its own.
  */
-export async function applyChanges (files: IndexFiles, base: Metarange, changes: AsyncIterable<IndexChange> | Iterable<IndexChange>): Promise<ApplyResult> {
-  const it = (Symbol.asyncIterator in changes ? changes[Symbol.asyncIterator]() : (changes as Iterable<IndexChange>)[Symbol.iterator]()) as AsyncIterator<IndexChange> | Iterator<IndexChange>
-  let pending: IndexChange | undefined
+export async function applyChanges (files: IndexFiles, base: Metarange, batches: AsyncIterable<IndexChange[]> | Iterable<IndexChange[]>): Promise<ApplyResult> {
+  // Changes come in batches and every step below awaits only when it must (a new batch, a
+  // range read or write): a million-entry commit must not cost several promises per entry.
+  const it = (Symbol.asyncIterator in batches ? batches[Symbol.asyncIterator]() : (batches as Iterable<IndexChange[]>)[Symbol.iterator]()) as AsyncIterator<IndexChange[]> | Iterator<IndexChange[]>
+  let batch: IndexChange[] = []
+  let bi = 0
   let done = false
   let lastPath: string | undefined
-  const peek = async (): Promise<IndexChange | undefined> => {
-    if (pending === undefined && !done) {
+  const refill = async (): Promise<IndexChange | undefined> => {
+    while (bi >= batch.length && !done) {
       const r = await it.next()
-      if (r.done === true) done = true
-      else {
-        if (lastPath !== undefined && compareKeys(r.value.path, lastPath) <= 0) {
-          throw new LkError('LK_USAGE', `changes are not sorted by path: ${JSON.stringify(r.value.path)} after ${JSON.stringify(lastPath)}`)
+      if (r.done === true) { done = true; break }
+      for (const c of r.value) {
+        if (lastPath !== undefined && compareKeys(c.path, lastPath) <= 0) {
+          throw new LkError('LK_USAGE', `changes are not sorted by path: ${JSON.stringify(c.path)} after ${JSON.stringify(lastPath)}`)
         }
-        lastPath = r.value.path
-        pending = r.value
+        lastPath = c.path
       }
+      batch = r.value
+      bi = 0
     }
-    return pending
+    return batch[bi]
   }
-  const take = (): void => { pending = undefined }
+  const peek = (): IndexChange | undefined | Promise<IndexChange | undefined> => (bi < batch.length ? batch[bi] : done ? undefined : refill())
+  const take = (): void => { bi++ }
 
   const w = new RangeWriter(files)
   let count = 0
-  const emit = async (e: Entry): Promise<void> => { count++; await w.add(e) }
+  const emit = (e: Entry): Promise<void> | undefined => { count++; return w.add(e) }
 
   for (const ref of base.ranges) {
-    const next = await peek()
+    let next = peek()
+    if (next instanceof Promise) next = await next
     const untouched = next === undefined || compareKeys(next.path, ref.max) > 0
-    if (untouched) {
-      if (w.buf.length === 0) { w.reuse(ref); count += ref.count; continue }
-      if (w.buf.length >= RANGE_TARGET / 2) { await w.flush(); w.reuse(ref); count += ref.count; continue }
-      // a small tail: fold this range into it rather than leave a tiny range behind
-      for (const e of await files.readRange(ref.id)) await emit(e)
-      continue
-    }
-    // merge the range with the changes up to its max key (and those in the gap before it)
+    if (untouched && w.buf.length === 0) { w.reuse(ref); count += ref.count; continue }
+    if (untouched && w.buf.length >= files.rangeTarget / 2) { await w.flush(); w.reuse(ref); count += ref.count; continue }
+    // touched, or a small tail is buffered: merge the range (with the changes up to its max key
+    // and those in the gap before it) into the buffer; a tail is folded in at most once
     const entries = await files.readRange(ref.id)
     let i = 0
     for (;;) {
-      const c = await peek()
+      let c = peek()
+      if (c instanceof Promise) c = await c
       if (c === undefined || compareKeys(c.path, ref.max) > 0) break
-      while (i < entries.length && compareKeys(entries[i]!.path, c.path) < 0) await emit(entries[i++]!)
+      while (i < entries.length && compareKeys(entries[i]!.path, c.path) < 0) { const p = emit(entries[i++]!); if (p !== undefined) await p }
       if (i < entries.length && entries[i]!.path === c.path) i++
-      if (c.entry !== null) await emit(c.entry)
+      if (c.entry !== null) { const p = emit(c.entry); if (p !== undefined) await p }
       take()
     }
-    while (i < entries.length) await emit(entries[i++]!)
+    while (i < entries.length) { const p = emit(entries[i++]!); if (p !== undefined) await p }
+    await w.boundary()
   }
-  for (let c = await peek(); c !== undefined; c = await peek()) {
-    if (c.entry !== null) await emit(c.entry)
+  for (;;) {
+    let c = peek()
+    if (c instanceof Promise) c = await c
+    if (c === undefined) break
+    if (c.entry !== null) { const p = emit(c.entry); if (p !== undefined) await p }
     take()
   }
   await w.flush()
@@ -436,15 +483,17 @@ export async function * diffIndexes (files: IndexFiles, left: Metarange, right: 
       if (prefix !== '' && compareKeys(lr.min, prefix) > 0 && !lr.min.startsWith(prefix)) return
       l.skipRange(); r.skipRange(); continue
     }
-    const a = await l.peek()
-    const b = await r.peek()
+    let a = l.peekSync()
+    if (a === PENDING) a = await l.peek()
+    let b = r.peekSync()
+    if (b === PENDING) b = await r.peek()
     const aIn = a !== undefined && a.path.startsWith(prefix)
     const bIn = b !== undefined && b.path.startsWith(prefix)
     if (!aIn && !bIn) return
-    const c = !aIn ? 1 : !bIn ? -1 : compareKeys(a.path, b!.path)
-    if (c < 0) { await l.next(); yield { path: a!.path, left: a!, right: null }; continue }
-    if (c > 0) { await r.next(); yield { path: b!.path, left: null, right: b! }; continue }
-    await l.next(); await r.next()
+    const c = !aIn ? 1 : !bIn ? -1 : compareKeys(a!.path, b!.path)
+    if (c < 0) { l.advance(a!); yield { path: a!.path, left: a!, right: null }; continue }
+    if (c > 0) { r.advance(b!); yield { path: b!.path, left: null, right: b! }; continue }
+    l.advance(a!); r.advance(b!)
     if (!sameIdentity(a, b)) yield { path: a!.path, left: a!, right: b! }
   }
 }

@@ -7,17 +7,20 @@
 // temp file (fsynced) and link(2)s it to the name n+1: link fails with EEXIST when another
 // writer got there first, so exactly one writer wins each step, across processes, and the file
 // is complete before its name exists. A process killed at any moment leaves the ref at state n
-// or n+1, never torn (at most a `.tmp-*` orphan). Old states are pruned, keeping the last few so
-// a reader that listed the directory a moment ago can still open what it saw (it retries if
-// not). There is no lock file, so there is no stale lock to detect after a crash.
-
-import { mkdir, readdir, readFile, unlink } from 'node:fs/promises'
+// or n+1, never torn (at most a `.tmp-*` orphan).
+//
+// State files are never deleted while the store runs: a deleted name could be linked again by a
+// writer that read a state long ago, which would then believe it won (this lost commits under
+// contention when old states were pruned). They are small, one per ref move, like a reflog.
+// Readers do not list the directory: a `HEAD` hint file (rewritten atomically after each move,
+// advisory, may lag) says where to start, and the reader probes forward to the last state.
+import { mkdir, readdir, readFile } from 'node:fs/promises'
 import * as path from 'node:path'
 import { LkError } from '../core/errors.js'
-import { createExclusive, isErrno } from './fsutil.js'
+import { createExclusive, fsyncDir, isErrno, writeFileAtomic } from './fsutil.js'
 
 const SEQ_RE = /^\d{12}$/
-const KEEP = 8
+const HINT = 'HEAD'
 
 export interface Versioned<T> {
   /** 0 when the ref never existed */
@@ -41,27 +44,51 @@ export class RefDir<T> {
     this.#fsync = opts.fsync
   }
 
+  async #hint (): Promise<number> {
+    try {
+      const n = Number((await readFile(path.join(this.#dir, HINT), 'utf8')).trim())
+      if (Number.isInteger(n) && n > 0) return n
+    } catch (e) {
+      if (!isErrno(e, 'ENOENT')) throw e
+    }
+    // no hint (a writer died between its link and the hint): list once
+    let names: string[]
+    try {
+      names = await readdir(this.#dir)
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) return 0
+      throw e
+    }
+    let best = 0
+    for (const n of names) if (SEQ_RE.test(n)) best = Math.max(best, Number(n))
+    return best
+  }
+
+  async #readSeq (n: number): Promise<string | undefined> {
+    try {
+      return await readFile(path.join(this.#dir, seqName(n)), 'utf8')
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) return undefined
+      throw e
+    }
+  }
+
   async read (): Promise<Versioned<T>> {
-    for (let attempt = 0; ; attempt++) {
-      let names: string[]
-      try {
-        names = await readdir(this.#dir)
-      } catch (e) {
-        if (isErrno(e, 'ENOENT')) return { seq: 0, value: null }
-        throw e
-      }
-      let best = ''
-      for (const n of names) if (SEQ_RE.test(n) && n > best) best = n
-      if (best === '') return { seq: 0, value: null }
-      try {
-        const raw = await readFile(path.join(this.#dir, best), 'utf8')
-        return { seq: Number(best), value: JSON.parse(raw) as T | null }
-      } catch (e) {
-        // pruned between readdir and open by a writer far ahead of us: list again
-        if (isErrno(e, 'ENOENT') && attempt < 20) continue
-        if (e instanceof SyntaxError) throw new LkError('LK_STORE_CORRUPT', `ref state ${path.join(this.#dir, best)} is not valid JSON`, { cause: e })
-        throw e
-      }
+    let seq = await this.#hint()
+    let raw = seq > 0 ? await this.#readSeq(seq) : undefined
+    if (seq > 0 && raw === undefined) throw new LkError('LK_STORE_CORRUPT', `ref state ${path.join(this.#dir, seqName(seq))} is missing`)
+    // the hint may lag: walk forward to the last state
+    for (;;) {
+      const next = await this.#readSeq(seq + 1)
+      if (next === undefined) break
+      seq++
+      raw = next
+    }
+    if (raw === undefined) return { seq: 0, value: null }
+    try {
+      return { seq, value: JSON.parse(raw) as T | null }
+    } catch (e) {
+      throw new LkError('LK_STORE_CORRUPT', `ref state ${path.join(this.#dir, seqName(seq))} is not valid JSON`, { cause: e })
     }
   }
 
@@ -70,11 +97,12 @@ export class RefDir<T> {
     await mkdir(this.#dir, { recursive: true })
     const next = expectSeq + 1
     const won = await createExclusive(path.join(this.#dir, seqName(next)), JSON.stringify(value), { fsync: this.#fsync })
-    if (won && next > KEEP) {
-      // best effort: an old state nobody needs any more
-      await unlink(path.join(this.#dir, seqName(next - KEEP))).catch(() => {})
-    }
-    return won
+    if (!won) return false
+    // the new name itself must survive a power loss, not only the bytes behind it
+    if (this.#fsync) await fsyncDir(this.#dir)
+    // advisory: a lagging or lost hint only costs readers a few probes
+    await writeFileAtomic(path.join(this.#dir, HINT), String(next), { fsync: false }).catch(() => {})
+    return true
   }
 }
 

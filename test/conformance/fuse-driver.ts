@@ -65,6 +65,7 @@ function toDriverStat (s: import('node:fs').Stats): DriverStat {
 export class FuseDriver implements FsDriver {
   readonly name = 'fuse' as const
   readonly #root: string
+  readonly #open = new Set<fsp.FileHandle>()
 
   /** `root` is the mount point */
   constructor (root: string) {
@@ -81,6 +82,7 @@ export class FuseDriver implements FsDriver {
 
   async open (path: string, flags: string): Promise<DriverHandle> {
     const fh = await wrap(fsp.open(this.#p(path), flags))
+    this.#open.add(fh)
     return {
       read: async (len, pos) => {
         const buf = Buffer.alloc(len)
@@ -90,8 +92,21 @@ export class FuseDriver implements FsDriver {
       write: async (data, pos) => (await wrap(fh.write(data, 0, data.length, pos))).bytesWritten,
       truncate: size => wrap(fh.truncate(size)),
       sync: () => wrap(fh.sync()),
-      close: () => wrap(fh.close()),
+      close: async () => {
+        this.#open.delete(fh)
+        await wrap(fh.close())
+      },
     }
+  }
+
+  /**
+   * closes handles a failed test body left open. Call it before unmounting: a process that exits
+   * holding a file on a mount it serves itself deadlocks (the kernel's flush waits for a reply
+   * from the event loop that is gone).
+   */
+  async closeAll (): Promise<void> {
+    for (const fh of this.#open) await fh.close().catch(() => {})
+    this.#open.clear()
   }
 
   async stat (path: string): Promise<DriverStat> { return toDriverStat(await wrap(fsp.stat(this.#p(path)))) }

@@ -7,7 +7,8 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { mkdtemp, open, readFile, readdir, rm, stat, writeFile, mkdir, rmdir, symlink } from 'node:fs/promises'
 import { constants as osConstants, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { FsError, LkError } from '../../lib/core/errors.js'
 import { createLogger } from '../../lib/core/log.js'
 import { isMounted, mountFuse, forceUnmount } from '../../lib/fuse/index.js'
@@ -151,6 +152,18 @@ if (fuseAvailable(t)) {
     t.match(sec.stderr, /Operation not supported/, 'setting security.* is not supported (cp -a skips it)')
   })
 
+  t.test('regression: xattr values and lists longer than the caller\'s first buffer', async t => {
+    // Python probes with 128 bytes (values) and 256 bytes (lists) first; fuse-native used to
+    // answer with the full length, libfuse over-read its buffer and the caller got EIO
+    const core = new MemFs({ files: { '/f': 'x' } })
+    core.setXattrDirect('/f', 'user.long', 'v'.repeat(300))
+    for (let i = 0; i < 40; i++) core.setXattrDirect('/f', `user.name-number-${i}`, String(i))
+    const { dir } = await mountForTest(t, core)
+    const py = `import os, sys; p = sys.argv[1]; print(len(os.getxattr(p, 'user.long')), len(os.listxattr(p)))`
+    const r = await sh('python3', ['-c', py, join(dir, 'f')])
+    t.equal(r.stdout.trim(), '300 41', `python os.getxattr/listxattr: ${r.stderr}`)
+  })
+
   t.test('big_writes: large writes arrive in large requests', async t => {
     const core = new MemFs()
     const { dir } = await mountForTest(t, core)
@@ -180,22 +193,26 @@ if (fuseAvailable(t)) {
 
   t.test('read-only: ro at the kernel, no open round trips, fh 0, nothing written', async t => {
     const core = new MemFs({ readOnly: true, files: { '/a': 'alpha', '/b/c': 'charlie' } })
-    const { dir } = await mountForTest(t, core, { readOnly: true, immutable: true, fsName: 'lakefs://repo/v1' })
+    const { dir, mount } = await mountForTest(t, core, { readOnly: true, immutable: true, fsName: 'lakefs://repo/v1' })
     const line = await procMountsLine(dir)
     t.match(line, /^lakefs:\/\/repo\/v1 \S+ fuse\.lk-mount ro[,\s]/, `/proc/mounts: ${line}`)
     t.equal(await readFile(join(dir, 'a'), 'utf8'), 'alpha')
     t.equal(await readFile(join(dir, 'b', 'c'), 'utf8'), 'charlie')
-    t.equal(core.calls.get('open') ?? 0, 0, 'open never reached the core (no-open)')
-    t.equal(core.calls.get('release') ?? 0, 0, 'release never reached the core')
-    t.same([...core.handlesSeen], [0], 'reads carry fh 0')
+    // no-open: the kernel sends no OPEN/RELEASE; the adapter opens one handle per path itself
+    t.equal(core.calls.get('open') ?? 0, 2, 'one core open per file, made by the adapter')
+    t.equal(core.calls.get('release') ?? 0, 0, 'no release while mounted')
+    t.notOk(core.handlesSeen.has(0), 'the core never sees the kernel\'s fh 0')
     const reads = core.calls.get('read') ?? 0
     t.equal(await readFile(join(dir, 'a'), 'utf8'), 'alpha')
     t.equal(core.calls.get('read') ?? 0, reads, 'a second read is served from the page cache (kernelCache)')
+    t.equal(core.calls.get('open') ?? 0, 2, 'and opens nothing')
     t.equal(await codeOf(writeFile(join(dir, 'new'), 'x')), 'EROFS', 'create is EROFS')
     t.equal(await codeOf(writeFile(join(dir, 'a'), 'x')), 'EROFS', 'overwrite is EROFS')
     t.equal(await codeOf(mkdir(join(dir, 'm'))), 'EROFS', 'mkdir is EROFS')
     t.equal(await codeOf(rm(join(dir, 'a'))), 'EROFS', 'unlink is EROFS')
     for (const op of ['create', 'write', 'mkdir', 'unlink', 'truncate', 'flush']) t.equal(core.calls.get(op) ?? 0, 0, `${op} never reached the core`)
+    await mount.unmount()
+    t.equal(core.calls.get('release') ?? 0, 2, 'unmount gives the adapter\'s handles back')
   })
 
   t.test('read-only with noOpen: false still opens through the core', async t => {
@@ -222,11 +239,18 @@ if (fuseAvailable(t)) {
     const { logger, lines } = capturingLogger()
     const { mount, dir } = await mountForTest(t, core, { logger })
     // a child holds the file open and reads it only after the unmount
-    const child = spawn('sh', ['-c', 'exec 3<held; read -r go; cat <&3'], { cwd: dir, stdio: ['pipe', 'pipe', 'inherit'] })
+    const child = spawn('sh', ['-c', 'exec 3<held; echo ready; read -r go; cat <&3'], { cwd: dir, stdio: ['pipe', 'pipe', 'inherit'] })
     t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
     let out = ''
-    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-    await new Promise(resolve => setTimeout(resolve, 300))
+    await new Promise<void>(resolve => {
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString()
+        if (out.startsWith('ready\n')) {
+          out = out.slice('ready\n'.length)
+          resolve()
+        }
+      })
+    })
     await mount.unmount()
     t.notOk(await isMounted(dir), 'the mount point is free')
     t.ok(lines.some(l => /busy/.test(String(l.msg))), 'the busy fallback is logged')
@@ -251,6 +275,37 @@ if (fuseAvailable(t)) {
     t.equal(await readFile(join(dir, 'x'), 'utf8'), 'x', 'remounted')
     await again.unmount({ lazy: true })
     t.notOk(await isMounted(dir), 'lazy unmount done')
+  })
+
+  t.test('a daemon killed with SIGKILL leaves no stuck mount point (auto_unmount)', async t => {
+    const dir = await mkdtemp(join(tmpdir(), 'lk-fuse-crash-'))
+    t.teardown(async () => { await forceUnmount(dir); await rm(dir, { recursive: true, force: true }) })
+    const script = join(dirname(fileURLToPath(import.meta.url)), '..', 'support', 'mount-child.js')
+    const child = spawn(process.execPath, [script, dir], { stdio: ['ignore', 'pipe', 'inherit'] })
+    t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => { if (d.toString().startsWith('mounted')) resolve() })
+      child.on('exit', code => { reject(new Error(`mount child exited with ${code}`)) })
+    })
+    t.equal(await readFile(join(dir, 'alive'), 'utf8'), 'yes', 'the child serves the mount')
+    child.kill('SIGKILL')
+    await new Promise(resolve => child.on('exit', resolve))
+    let mounted = true
+    for (let i = 0; i < 50 && mounted; i++) {
+      await new Promise(resolve => setTimeout(resolve, 100))
+      mounted = await isMounted(dir)
+    }
+    t.notOk(mounted, 'the mount point was released when its daemon died')
+    t.same(await readdir(dir), [], 'and is an empty directory again, not ENOTCONN')
+  })
+
+  t.test('a comma in the fs name cannot inject mount options', async t => {
+    const core = new MemFs()
+    const { dir } = await mountForTest(t, core, { fsName: 'lakefs://r/x,allow_other,ro' })
+    const line = await procMountsLine(dir)
+    t.match(line, /^lakefs:\/\/r\/x_allow_other_ro /, `fsname sanitised: ${line}`)
+    const options = (line ?? '').split(' ')[3]?.split(',') ?? []
+    t.ok(options.includes('rw') && !options.includes('ro') && !options.includes('allow_other'), `no injected option took effect: ${options.join(',')}`)
   })
 
   t.test('mount failures are catalogue errors', async t => {

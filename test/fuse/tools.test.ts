@@ -8,6 +8,9 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { MemFs } from '../support/mem-fs.js'
+import { openCoreMount } from '../support/core-mount.js'
+import { SAMPLE_FILES } from '../conformance/dataset.js'
+import { mountFuse } from '../../lib/fuse/index.js'
 import { fuseAvailable, mountForTest, sh } from '../support/fuse.js'
 
 const LOADER = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures', 'loader.py')
@@ -69,6 +72,26 @@ if (fuseAvailable(t)) {
     t.equal((await readFile(join(copy, 'val', 'big.bin'))).equals(files.get('val/big.bin') ?? Buffer.alloc(1)), true, 'copied bytes equal')
     const touch = await sh('touch', [join(dir, 'x')])
     t.match(touch.stderr, /Read-only file system/, 'writing fails with EROFS')
+  })
+
+  t.test('a real mount session (pinned sample commit): loader.py, ls -l, getfattr of the commit', async t => {
+    const core = await openCoreMount({ write: false })
+    t.teardown(() => core.close())
+    const dir = await mkdtemp(join(tmpdir(), 'lk-tools-session-'))
+    const mount = await mountFuse(core.session.fs, dir, { readOnly: true, immutable: true, fsName: 'lakefs://conformance/main' })
+    t.teardown(async () => { await mount.unmount(); await rm(dir, { recursive: true, force: true }) })
+    const tmp = await scratch(t)
+    const manifest = join(tmp, 'manifest.json')
+    await writeFile(manifest, JSON.stringify(Object.fromEntries(SAMPLE_FILES.map(f => [f.path, sha(f.data)]))))
+    const r = await sh('python3', [LOADER, dir, manifest, '--epochs', '3', '--workers', '4'])
+    t.equal(r.code, 0, `loader: ${r.stdout}${r.stderr}`)
+    t.equal((JSON.parse(r.stdout) as { files: number }).files, SAMPLE_FILES.length, 'every object walked, no control file')
+    const commit = await sh('getfattr', ['--absolute-names', '-n', 'user.lakefs.commit', '--only-values', dir])
+    t.equal(commit.stdout, core.session.pinnedCommit(), 'getfattr shows the pinned commit')
+    const ls = await sh('ls', ['-l', join(dir, 'train', 'cat')])
+    t.match(ls.stdout, /-r--r--r-- .* 102400 .* 001\.bin/, 'ls -l: read-only mode and size')
+    const dd = await sh('dd', [`if=${join(dir, 'big', 'blob.bin')}`, 'of=/dev/null', 'bs=1M'])
+    t.equal(dd.code, 0, 'dd reads the 3 MiB object')
   })
 
   t.test('write mount: cp, dd, mv, rm, mkdir, setfattr/getfattr', async t => {

@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createServer } from 'node:net'
+import { createServer as createHttpServer } from 'node:http'
 import { HeadObjectCommand } from '@aws-sdk/client-s3'
 import { S3BlobStore, parseS3Uri } from '../../lib/store/blobs-s3.js'
 import { LkError } from '../../lib/core/errors.js'
@@ -38,6 +39,35 @@ t.test('unreachable endpoint: LK_REMOTE_UNAVAILABLE after bounded retries', asyn
   t.type(err, LkError)
   t.match(err, { code: 'LK_REMOTE_UNAVAILABLE', retryable: true, details: { attempts: 3 } })
   t.ok(Date.now() - t0 < 5000, 'bounded')
+})
+
+t.test('5xx answers are retried a bounded number of times', async (t) => {
+  // a real HTTP server standing in for an overloaded S3 endpoint
+  let requests = 0
+  let failures = Infinity
+  const srv = createHttpServer((req, res) => {
+    requests++
+    if (requests <= failures) {
+      res.writeHead(503, { 'content-type': 'application/xml' })
+      res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>ServiceUnavailable</Code><Message>busy</Message></Error>')
+      return
+    }
+    res.writeHead(200, { 'content-length': '5', etag: '"abc"' })
+    res.end()
+  })
+  await new Promise<void>(resolve => srv.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { srv.close() })
+  const addr = srv.address()
+  const port = typeof addr === 'object' && addr !== null ? addr.port : 0
+  const store = new S3BlobStore({ bucket: 'busy', prefix: 'p', endpoint: `http://127.0.0.1:${port}`, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 3, retryBaseMs: 10 })
+  t.teardown(() => store.close())
+  const key = sha256(Buffer.from('busy'))
+  await t.rejects(store.getRange(key, 0, 5), { code: 'LK_REMOTE_UNAVAILABLE', exitCode: 5, details: { status: 503, attempts: 3 } })
+  t.equal(requests, 3, 'three attempts, then it gives up')
+  requests = 0
+  failures = 1
+  t.equal(await store.has(key), true, 'a transient 503 is retried')
+  t.equal(requests, 2)
 })
 
 t.test('against a real RGW', { skip: rgwAvailable() ? false : 'Ceph RGW not installed (scripts/setup.sh --test)' }, async (t) => {

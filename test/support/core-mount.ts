@@ -40,6 +40,7 @@ export async function openCoreMount (opts: { write: boolean, remote?: Remote, ch
     close: async () => {
       for (const s of sessions) await s.close()
       await cache.close()
+      await remote.close()
       await rm(dir, { recursive: true, force: true })
     },
   }

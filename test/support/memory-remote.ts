@@ -25,6 +25,14 @@ interface Commit { info: CommitInfo, tree: Tree }
 interface Branch { head: CommitId, staging: Map<string, Obj | null> }
 interface Repo { info: RepoInfo, commits: Map<string, Commit>, branches: Map<string, Branch>, tags: Map<string, CommitId> }
 
+const sortedCache = new WeakMap<Tree, string[]>()
+/** trees are never mutated once built (commits copy), so their sorted keys can be cached */
+function sortedKeys (tree: Tree): string[] {
+  let keys = sortedCache.get(tree)
+  if (keys === undefined) { keys = [...tree.keys()].sort(); sortedCache.set(tree, keys) }
+  return keys
+}
+
 const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex')
 
 async function contentBytes (c: Content): Promise<Buffer> {
@@ -228,10 +236,17 @@ export class MemoryRemote implements Remote {
     const prefix = opts.prefix ?? ''
     const amount = Math.min(opts.amount ?? 1000, 1000)
     const after = opts.after ?? ''
-    const keys = [...tree.keys()].filter(k => k.startsWith(prefix)).sort()
+    const sorted = sortedKeys(tree)
+    // start at the first key >= max(prefix, after) (binary search): listing a prefix is a seek
+    const from = after > prefix ? after : prefix
+    let lo = 0
+    let hi = sorted.length
+    while (lo < hi) { const mid = (lo + hi) >>> 1; if ((sorted[mid] as string) < from) lo = mid + 1; else hi = mid }
     const entries: ListEntry[] = []
     let last = ''
-    for (const k of keys) {
+    for (let i = lo; i < sorted.length; i++) {
+      const k = sorted[i] as string
+      if (!k.startsWith(prefix)) break
       let entry: ListEntry
       let key = k
       if (opts.delimiter !== undefined && opts.delimiter !== '') {

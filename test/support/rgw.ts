@@ -5,7 +5,8 @@
 //
 // Lifecycle contract: `startRgw` either resolves with a ready server (GET / answers 200 and an
 // S3 user exists) or rejects with an error that carries the tail of the Ceph logs, having killed
-// whatever it started. The Ceph daemons fork, so they are tracked by the pids in their pid files,
+// whatever it started. The Ceph daemons fork, so they are tracked by the pids in their pid files
+// (and by this cluster's own ceph.conf path in /proc/*/cmdline, for a daemon that has none yet),
 // never by name: other engineers' clusters run on the same machine. A process 'exit' hook kills
 // the daemons of any cluster a test forgot to stop, so a crashed test does not leak them.
 //
@@ -32,6 +33,8 @@ export interface RgwOptions {
   timeoutMs?: number
   /** attempts with fresh ports when a daemon cannot bind (default 3) */
   attempts?: number
+  /** picks a free port other than those in `avoid` (default: bind port 0 and release it); for the harness's own tests */
+  pickPort?: (avoid: number[]) => Promise<number>
 }
 
 export interface Rgw {
@@ -49,7 +52,7 @@ export interface Rgw {
   createBucket (name: string): Promise<void>
   /** the last lines of every Ceph log, for failure messages */
   logTail (lines?: number): Promise<string>
-  /** kills the daemons by their pids, waits for them to exit, removes the directory; idempotent */
+  /** kills the daemons (SIGKILL) found by their pid files and by this cluster's ceph.conf in their command line, waits for them to exit, removes the directory; idempotent */
   stop (): Promise<void>
 }
 
@@ -57,15 +60,52 @@ export interface Rgw {
 const live = new Set<string>()
 let exitHookInstalled = false
 
+function killLiveSync (): void {
+  for (const dir of live) {
+    for (const pid of clusterPidsSync(dir)) { try { process.kill(pid, 'SIGKILL') } catch {} }
+    try { rmSync(dir, { recursive: true, force: true }) } catch {}
+  }
+  live.clear()
+}
+
 function installExitHook (): void {
   if (exitHookInstalled) return
   exitHookInstalled = true
-  process.on('exit', () => {
-    for (const dir of live) {
-      for (const pid of readPidsSync(dir)) { try { process.kill(pid, 'SIGKILL') } catch {} }
-      try { rmSync(dir, { recursive: true, force: true }) } catch {}
+  process.on('exit', killLiveSync)
+  // tap ends a test file that runs past its timeout with SIGALRM and then SIGKILL, and 'exit'
+  // never fires on a signal: kill the clusters on the signal itself
+  for (const sig of ['SIGALRM', 'SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    const onSignal = (): void => {
+      killLiveSync()
+      // with no other handler, die of the signal as the process would have without this one
+      if (process.listenerCount(sig) === 1) {
+        process.removeListener(sig, onSignal)
+        process.kill(process.pid, sig)
+      }
     }
-  })
+    process.on(sig, onSignal)
+  }
+}
+
+/**
+ * The pids of this cluster's daemons: those in the pid files, plus any process started with this
+ * cluster's ceph.conf (radosgw writes its pid file only once its frontend runs, so a radosgw that
+ * hangs or fails early has none). The temp dir in the command line makes the match exact.
+ */
+function clusterPidsSync (dir: string): number[] {
+  const pids = new Set(readPidsSync(dir))
+  const conf = join(dir, 'ceph.conf')
+  let entries: string[] = []
+  try { entries = readdirSync('/proc') } catch {}
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue
+    try {
+      const argv = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0')
+      if (argv.includes(conf)) pids.add(Number(e))
+    } catch {}
+  }
+  pids.delete(process.pid)
+  return [...pids]
 }
 
 function readPidsSync (dir: string): number[] {
@@ -93,7 +133,8 @@ function alive (pid: number): boolean {
 
 const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
 
-async function freePort (avoid: number[] = []): Promise<number> {
+/** a port that was free a moment ago (bind port 0, release it); the default `pickPort` */
+export async function freePort (avoid: number[] = []): Promise<number> {
   for (;;) {
     const port = await new Promise<number>((resolve, reject) => {
       const srv = createServer()
@@ -169,9 +210,16 @@ async function launch (dir: string, cmd: string, args: string[], timeoutMs: numb
   try {
     const child = spawn(cmd, args, { stdio: ['ignore', fd, fd] })
     const code = await new Promise<number | string>((resolve) => {
-      const timer = setTimeout(() => { child.kill('SIGKILL'); resolve('timeout') }, timeoutMs)
-      child.once('error', (e) => { clearTimeout(timer); resolve(e.message) })
-      child.once('exit', (c, sig) => { clearTimeout(timer); resolve(c ?? String(sig)) })
+      const done = (c: number | string): void => { clearTimeout(timer); clearInterval(watch); resolve(c) }
+      const timer = setTimeout(() => { child.kill('SIGKILL'); done('timeout') }, timeoutMs)
+      // ceph-mon retries a taken port for 10 s before it gives up: give up at the first complaint
+      const watch = setInterval(() => {
+        readFile(logFile, 'utf8').then((text) => {
+          if (BIND_FAILURE.test(text)) { child.kill('SIGKILL'); done('port taken') }
+        }, () => {})
+      }, 100)
+      child.once('error', (e) => { done(e.message) })
+      child.once('exit', (c, sig) => { done(c ?? String(sig)) })
     })
     if (code !== 0) {
       const text = await readFile(logFile, 'utf8').catch(() => '')
@@ -224,13 +272,22 @@ async function logTailOf (dir: string, lines = 20): Promise<string> {
   return out.join('\n')
 }
 
+/** true when a Ceph log says a port was taken (the log files are small at start-up) */
+async function bindFailureLogged (dir: string): Promise<boolean> {
+  let names: string[] = []
+  try { names = await readdir(join(dir, 'log')) } catch { return false }
+  for (const n of names) {
+    const text = await readFile(join(dir, 'log', n), 'utf8').catch(() => '')
+    if (BIND_FAILURE.test(text) || text.includes('failed initializing frontend')) return true
+  }
+  return false
+}
+
 async function killAll (dir: string): Promise<void> {
-  const pids = readPidsSync(dir)
-  for (const pid of pids) { try { process.kill(pid, 'SIGTERM') } catch {} }
-  // a memstore cluster has nothing to flush: a short grace, then SIGKILL
-  const deadline = Date.now() + 3000
-  while (pids.some(alive) && Date.now() < deadline) await sleep(50)
-  for (const pid of pids.filter(alive)) { try { process.kill(pid, 'SIGKILL') } catch {} }
+  const pids = clusterPidsSync(dir)
+  // SIGKILL at once: a memstore cluster has nothing to flush, and the OSD takes ~3 s to honour
+  // SIGTERM, which every test file using RGW would pay
+  for (const pid of pids) { try { process.kill(pid, 'SIGKILL') } catch {} }
   const killDeadline = Date.now() + 5000
   while (pids.some(alive) && Date.now() < killDeadline) await sleep(50)
   const left = pids.filter(alive)
@@ -257,8 +314,8 @@ async function startOnce (opts: Required<RgwOptions>, t0: number): Promise<Rgw> 
   }
   try {
     for (const sub of ['run', 'log', 'mon', 'osd/ceph-0']) await mkdir(join(dir, sub), { recursive: true })
-    const monPort = await freePort()
-    const rgwPort = await freePort([monPort])
+    const monPort = await opts.pickPort([])
+    const rgwPort = await opts.pickPort([monPort])
     const fsid = randomUUID()
     const conf = join(dir, 'ceph.conf')
     await writeFile(conf, cephConf(dir, monPort, rgwPort, fsid, opts.memstoreBytes))
@@ -278,9 +335,12 @@ async function startOnce (opts: Required<RgwOptions>, t0: number): Promise<Rgw> 
     for (;;) {
       const status = await httpStatus(endpoint + '/', Math.min(1000, left()))
       if (status === 200) break
-      // fail fast when a daemon died (a lost port race shows as a bind error in its log)
+      // fail fast when a daemon died (a lost port race shows as a bind error in its log);
+      // radosgw writes its pid file only once its frontend runs, so read its log too
+      if (await bindFailureLogged(dir)) throw new StartError('a ceph daemon could not bind its port', true)
       const pids = readPidsSync(dir)
-      const missingPidFile = pids.length < 3 && Date.now() - pollStart > 5000
+      // generous: on a loaded machine radosgw may take a while to create its pools
+      const missingPidFile = pids.length < 3 && Date.now() - pollStart > 20_000
       if (missingPidFile || !pids.every(alive)) {
         await sleep(200) // let the dying daemon finish its log
         const tail = await logTailOf(dir, 200)
@@ -324,8 +384,8 @@ async function startOnce (opts: Required<RgwOptions>, t0: number): Promise<Rgw> 
     await killAll(dir).catch(() => {})
     await rm(dir, { recursive: true, force: true }).catch(() => {})
     live.delete(dir)
-    const bind = e instanceof StartError && e.bindFailure
-    const err = new StartError(`${(e as Error).message}\n${tail}`, bind)
+    const bind = (e instanceof StartError && e.bindFailure) || await bindFailureLogged(dir)
+    const err = new StartError(`${(e as Error).message} (cluster dir ${dir}, removed)\n${tail}`, bind)
     throw err
   }
 }
@@ -336,6 +396,7 @@ export async function startRgw (opts: RgwOptions = {}): Promise<Rgw> {
     memstoreBytes: opts.memstoreBytes ?? 2 * 1024 ** 3,
     timeoutMs: opts.timeoutMs ?? 60_000,
     attempts: opts.attempts ?? 3,
+    pickPort: opts.pickPort ?? freePort,
   }
   for (const tool of ['ceph-mon', 'ceph-osd', 'radosgw', 'monmaptool', 'radosgw-admin', 'ceph']) {
     if (!['/usr/bin', '/usr/sbin', '/usr/local/bin'].some(d => existsSync(join(d, tool)))) {

@@ -27,7 +27,7 @@ export function manualClock (start = Date.UTC(2026, 0, 1)): Clock & { advance (m
   return { now: () => now, advance (ms: number) { now += ms } }
 }
 
-export async function tempStore (t: { teardown (fn: () => unknown): void }, opts: { clock?: Clock, fsync?: boolean } = {}): Promise<{ dir: string, remote: LocalRemote }> {
+export async function tempStore (t: { teardown (fn: () => unknown): void }, opts: { clock?: Clock, fsync?: boolean, rangeTarget?: number, commitWaitMs?: number } = {}): Promise<{ dir: string, remote: LocalRemote }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'lk-store-'))
   const remote = await LocalRemote.open({ dir, ...opts })
   t.teardown(async () => {

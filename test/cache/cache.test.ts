@@ -1,0 +1,202 @@
+// ContentCache against a real directory and a (faulty) in-memory remote.
+
+import { readdir, stat, utimes } from 'node:fs/promises'
+import { join } from 'node:path'
+import t from 'tap'
+import { ContentCache } from '../../lib/cache/index.js'
+import { LkError } from '../../lib/core/errors.js'
+import { branchName, repoName, type ObjectPath } from '../../lib/core/ids.js'
+import { FaultyRemote } from '../../lib/remote/faulty.js'
+import type { ObjectStat } from '../../lib/remote/types.js'
+import { sampleBytes } from '../conformance/dataset.js'
+import { MemoryRemote } from '../support/memory-remote.js'
+
+const repo = repoName('cache-test')
+
+async function fixture (files: Record<string, Buffer>): Promise<{ remote: FaultyRemote, stats: Record<string, ObjectStat> }> {
+  const inner = new MemoryRemote()
+  await inner.createRepo(repo)
+  const head = await inner.resolveRef(repo, 'main')
+  await inner.commitChanges(repo, branchName('main'), Object.entries(files).map(([p, data]) => ({ op: 'put' as const, path: p as ObjectPath, content: { kind: 'buffer' as const, data } })), { base: head, message: 'm' })
+  const stats: Record<string, ObjectStat> = {}
+  for (const p of Object.keys(files)) stats[p] = await inner.statObject(repo, 'main', p as ObjectPath)
+  return { remote: new FaultyRemote(inner), stats }
+}
+
+async function readAll (c: ContentCache, src: Parameters<ContentCache['read']>[0]): Promise<Buffer> {
+  const buf = Buffer.alloc(src.stat.size)
+  let pos = 0
+  while (pos < src.stat.size) pos += await c.read(src, buf.subarray(pos), src.stat.size - pos, pos)
+  return buf
+}
+
+t.test('small files are fetched whole once; hits afterwards', async t => {
+  const data = sampleBytes('a', 5000)
+  const { remote, stats } = await fixture({ a: data })
+  const c = await ContentCache.open({ dir: t.testdir(), maxBytes: 1 << 20, chunkSize: 1 << 16 })
+  const src = { remote, repo, stat: stats.a as ObjectStat }
+  t.ok((await readAll(c, src)).equals(data))
+  const buf = Buffer.alloc(10)
+  t.equal(await c.read(src, buf, 10, 100), 10)
+  t.ok(buf.equals(data.subarray(100, 110)))
+  t.equal(remote.callCount('readRange'), 1)
+  t.equal(c.counters.misses, 1)
+  t.equal(c.counters.hits, 1)
+  t.equal(c.counters.bytesFetched, 5000)
+  await c.close()
+})
+
+t.test('concurrent readers of one missing chunk cause one fetch', async t => {
+  const data = sampleBytes('b', 300_000)
+  const { remote, stats } = await fixture({ b: data })
+  remote.inject({ method: 'readRange', mode: 'slow', latencyMs: 50 })
+  const c = await ContentCache.open({ dir: t.testdir(), maxBytes: 1 << 22, chunkSize: 1 << 20, readAhead: 0 })
+  const src = { remote, repo, stat: stats.b as ObjectStat }
+  const reads = Array.from({ length: 8 }, async (_, i) => {
+    const buf = Buffer.alloc(1000)
+    await c.read(src, buf, 1000, i * 1000)
+    return buf.equals(data.subarray(i * 1000, i * 1000 + 1000))
+  })
+  t.same(await Promise.all(reads), Array(8).fill(true))
+  t.equal(remote.callCount('readRange'), 1)
+  await c.close()
+})
+
+t.test('large files in chunks; sequential reads prefetch ahead in parallel', async t => {
+  const chunk = 64 * 1024
+  const data = sampleBytes('c', chunk * 6 + 17)
+  const { remote, stats } = await fixture({ c: data })
+  const c = await ContentCache.open({ dir: t.testdir(), maxBytes: 1 << 22, chunkSize: chunk, readAhead: 2 })
+  const src = { remote, repo, stat: stats.c as ObjectStat }
+  const buf = Buffer.alloc(chunk)
+  await c.read(src, buf, chunk, 0)
+  await c.read(src, buf, chunk, chunk)
+  // the second sequential read starts read-ahead of chunks 2 and 3
+  await new Promise(resolve => setTimeout(resolve, 50))
+  t.ok(c.counters.fetches >= 4, `read-ahead fetched (${c.counters.fetches} fetches)`)
+  const misses = c.counters.misses
+  await c.read(src, buf, chunk, 2 * chunk)
+  t.ok(buf.equals(data.subarray(2 * chunk, 3 * chunk)))
+  t.equal(c.counters.misses, misses, 'chunk 2 came from read-ahead (a hit)')
+  t.ok((await readAll(c, src)).equals(data))
+  await c.close()
+})
+
+t.test('LRU eviction bounds the size and deletes files; never evicts a chunk being read', async t => {
+  const files: Record<string, Buffer> = {}
+  for (let i = 0; i < 10; i++) files[`f${i}`] = sampleBytes(`e${i}`, 10_000)
+  const { remote, stats } = await fixture(files)
+  const dir = t.testdir()
+  const c = await ContentCache.open({ dir, maxBytes: 35_000, chunkSize: 1 << 16 })
+  for (let i = 0; i < 10; i++) await readAll(c, { remote, repo, stat: stats[`f${i}`] as ObjectStat })
+  t.ok(c.usedBytes <= 35_000, `used ${c.usedBytes}`)
+  t.equal(c.entries, 3)
+  await new Promise(resolve => setTimeout(resolve, 20))
+  const onDisk = (await readdir(dir, { recursive: true })).filter(n => /\.\d+$/.test(n))
+  t.equal(onDisk.length, 3, 'evicted chunk files are deleted')
+  // a slow read of f0 while others push it out still returns the right bytes
+  remote.inject({ method: 'readRange', mode: 'slow', latencyMs: 20 })
+  const src0 = { remote, repo, stat: stats.f0 as ObjectStat }
+  const results = await Promise.all([readAll(c, src0), ...[1, 2, 3, 4].map(async i => await readAll(c, { remote, repo, stat: stats[`f${i}`] as ObjectStat }))])
+  t.ok(results[0]?.equals(files.f0 as Buffer))
+  await c.close()
+})
+
+t.test('the index survives a restart, oldest first', async t => {
+  const files: Record<string, Buffer> = { x: sampleBytes('x', 1000), y: sampleBytes('y', 1000), z: sampleBytes('z', 1000) }
+  const { remote, stats } = await fixture(files)
+  const dir = t.testdir()
+  const c1 = await ContentCache.open({ dir, maxBytes: 10_000 })
+  for (const k of ['x', 'y', 'z']) await readAll(c1, { remote, repo, stat: stats[k] as ObjectStat })
+  await c1.close()
+  // make x the oldest, z the newest on disk
+  const names = (await readdir(dir, { recursive: true })).filter(n => /\.\d+$/.test(n))
+  t.equal(names.length, 3)
+  for (const n of names) {
+    const which = Object.keys(files).find(k => (stats[k] as ObjectStat).checksum === n.split('/').pop()?.split('.')[0])
+    const age = which === 'x' ? 300 : which === 'y' ? 200 : 100
+    const when = new Date(Date.now() - age * 1000)
+    await utimes(join(dir, n), when, when)
+  }
+  const c2 = await ContentCache.open({ dir, maxBytes: 2500 })
+  t.equal(c2.entries, 2, 'rebuilding within a smaller budget drops the oldest')
+  t.ok(!c2.has(stats.x as ObjectStat))
+  t.ok(c2.has(stats.z as ObjectStat))
+  const before = remote.callCount('readRange')
+  t.ok((await readAll(c2, { remote, repo, stat: stats.z as ObjectStat })).equals(files.z as Buffer))
+  t.equal(remote.callCount('readRange'), before, 'served from the rebuilt index')
+  t.same(await readdir(join(dir, 'tmp')), [], 'no temp files left')
+  await c2.close()
+})
+
+t.test('a failing remote gives EIO; a hanging one gives EIO within the deadline', async t => {
+  const { remote, stats } = await fixture({ f: sampleBytes('f', 100) })
+  const c = await ContentCache.open({ dir: t.testdir(), maxBytes: 1 << 20, fetchTimeoutMs: 200 })
+  const src = { remote, repo, stat: stats.f as ObjectStat }
+  remote.inject({ method: 'readRange', times: 1 })
+  const e1 = await c.read(src, Buffer.alloc(10), 10, 0).catch((e: unknown) => e)
+  t.ok(e1 instanceof LkError && e1.errno === 'EIO', 'failure is EIO')
+  remote.inject({ method: 'readRange', mode: 'hang', times: 1 })
+  const t0 = Date.now()
+  const e2 = await c.read(src, Buffer.alloc(10), 10, 0).catch((e: unknown) => e)
+  const took = Date.now() - t0
+  t.ok(e2 instanceof LkError && e2.errno === 'EIO' && e2.code === 'LK_REMOTE_TIMEOUT', 'a hang times out as EIO')
+  t.ok(took >= 190 && took < 2000, `bounded: ${took} ms`)
+  remote.clear()
+  const buf = Buffer.alloc(10)
+  t.equal(await c.read(src, buf, 10, 0), 10, 'works again once the remote recovers')
+  await c.close()
+})
+
+t.test('a short answer from the remote is never cached', async t => {
+  const { remote, stats } = await fixture({ s: sampleBytes('s', 1000) })
+  const st = { ...(stats.s as ObjectStat), size: 2000 }
+  const c = await ContentCache.open({ dir: t.testdir(), maxBytes: 1 << 20 })
+  const e = await c.read({ remote, repo, stat: st }, Buffer.alloc(2000), 2000, 0).catch((x: unknown) => x)
+  t.ok(e instanceof LkError && e.errno === 'EIO')
+  t.equal(c.entries, 0)
+  const st2 = await stat(c.dir)
+  t.ok(st2.isDirectory())
+  await c.close()
+})
+
+t.test('a full disk: evict and retry once, else LK_NO_SPACE (on a real 1 MiB tmpfs)', async t => {
+  const { execFileSync } = await import('node:child_process')
+  const { mkdtemp, rmdir } = await import('node:fs/promises')
+  const { tmpdir } = await import('node:os')
+  const dir = await mkdtemp(join(tmpdir(), 'lk-nospc-'))
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], { stdio: 'ignore' })
+  } catch {
+    await rmdir(dir)
+    t.pass('skipped: needs permission to mount a tmpfs')
+    return
+  }
+  t.teardown(async () => { execFileSync('umount', [dir], { stdio: 'ignore' }); await rmdir(dir) })
+  const files: Record<string, Buffer> = {}
+  for (let i = 0; i < 6; i++) files[`f${i}`] = sampleBytes(`nospc${i}`, 300 * 1024)
+  files.huge = sampleBytes('huge', 2 * 1024 * 1024)
+  const { remote, stats } = await fixture(files)
+  // the budget says 100 MiB, the disk holds 1 MiB: the cache must notice ENOSPC itself
+  const c = await ContentCache.open({ dir, maxBytes: 100 * 1024 * 1024, chunkSize: 4 * 1024 * 1024 })
+  for (let i = 0; i < 6; i++) {
+    t.ok((await readAll(c, { remote, repo, stat: stats[`f${i}`] as ObjectStat })).equals(files[`f${i}`] as Buffer), `f${i} read on a full disk`)
+  }
+  t.ok(c.entries <= 3 && c.counters.evictions >= 3, `evicted to make room (${c.entries} entries, ${c.counters.evictions} evictions)`)
+  const e = await readAll(c, { remote, repo, stat: stats.huge as ObjectStat }).catch((x: unknown) => x)
+  t.ok(e instanceof LkError && e.code === 'LK_NO_SPACE', 'a chunk larger than the disk: LK_NO_SPACE')
+  t.same(await readdir(join(dir, 'tmp')), [], 'no partial chunk left behind')
+  await c.close()
+})
+
+t.test('a chunk larger than the whole cache is served but not kept', async t => {
+  const data = sampleBytes('larger', 50_000)
+  const { remote, stats } = await fixture({ l: data })
+  const dir = t.testdir()
+  const c = await ContentCache.open({ dir, maxBytes: 10_000 })
+  const src = { remote, repo, stat: stats.l as ObjectStat }
+  t.ok((await readAll(c, src)).equals(data))
+  t.equal(c.entries, 0)
+  t.same((await readdir(dir, { recursive: true })).filter(n => /\.\d+$/.test(n)), [], 'no orphaned chunk file')
+  await c.close()
+})
