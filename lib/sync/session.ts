@@ -104,6 +104,9 @@ const sameFp = (fp: Fingerprint | undefined, st: Stats): boolean =>
 
 const fpOf = (st: Stats, sha: string): Fingerprint => [st.size, st.mtimeMs, st.ctimeMs, st.ino, sha]
 
+/** files up to this size are read into memory once to hash and stage them */
+const SMALL_FILE = 256 * 1024
+
 function sleep (ms: number): Promise<void> { return new Promise(resolve => setTimeout(resolve, ms)) }
 
 async function sha256Of (file: string, size: number): Promise<string> {
@@ -621,13 +624,20 @@ export class SyncSession {
     }
     const now = this.#clock.now()
     let sha: string
+    let content: Buffer | undefined
     const fp = this.#files.get(rel)
     if (sameFp(fp, st)) {
       sha = (fp as Fingerprint)[4]
     } else {
       const lastChange = Math.max(st.mtimeMs, st.ctimeMs)
       if (!o.settled && now - lastChange < this.#settleMs) { this.#later(rel, lastChange + this.#settleMs); return }
-      sha = await sha256Of(abs, st.size)
+      // small files are read once: the bytes hashed are the bytes staged
+      if (st.size <= SMALL_FILE) {
+        content = await readFile(abs)
+        sha = createHash('sha256').update(content).digest('hex')
+      } else {
+        sha = await sha256Of(abs, st.size)
+      }
       this.counters.hashed++
       const after = await lstatOrNull(abs)
       if (after === null || !sameFp(fpOf(after, sha), st)) { this.#later(rel, this.#clock.now() + this.#settleMs); return }
@@ -655,12 +665,19 @@ export class SyncSession {
       await this.#record([[rel, { t: 'ref', stat: known, mtime: st.mtimeMs, meta: inBase === undefined ? known.metadata : meta }]])
       return
     }
-    const data = this.#journal.newDataName()
+    const data = await this.#journal.allocData()
     const dest = this.#journal.dataPath(data)
-    await copyFile(abs, dest)
-    const fh = await open(dest, 'r+')
-    try { await fh.datasync() } finally { await fh.close() }
-    const copied = await sha256Of(dest, st.size)
+    let copied: string
+    if (content !== undefined && content.length === st.size) {
+      const fh = await open(dest, 'r+')
+      try { await fh.writeFile(content); await fh.datasync() } finally { await fh.close() }
+      copied = sha
+    } else {
+      await copyFile(abs, dest)
+      const fh = await open(dest, 'r+')
+      try { await fh.datasync() } finally { await fh.close() }
+      copied = await sha256Of(dest, st.size)
+    }
     const after = await lstatOrNull(abs)
     if (copied !== sha || after === null || !sameFp(fpOf(after, sha), st)) {
       // it changed while we copied it: try again once it is still
