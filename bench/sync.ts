@@ -5,6 +5,7 @@
 //  3. with --big N: materialise, idle rescan and one change among N small files (scale).
 // Everything runs against the embedded store in a temp directory, which is removed at the end.
 
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -60,6 +61,8 @@ async function main (): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'lk-bench-sync-'))
   const remote = await LocalRemote.open({ dir: join(root, 'store') })
   try {
+    if (FILES > 0) await part1()
+    async function part1 (): Promise<void> {
     await seed(remote, REPO, FILES, KIB * 1024)
     const stats = await listAll(remote, REPO)
     const total = stats.reduce((a, s) => a + s.size, 0)
@@ -122,8 +125,10 @@ async function main (): Promise<void> {
       console.log(`one file, change -> staged (settle ${settleMs} ms): ${one.map(x => x.toFixed(0)).join(', ')} ms`)
       const burst = join(dir, 'burst')
       await mkdir(burst)
+      // the writer is another process, as in real use (the daemon never shares its event loop)
       const t0 = now()
-      for (let i = 0; i < 10_000; i++) await writeFile(join(burst, `b${i}.txt`), `burst ${i} ${settleMs}`)
+      const w = spawn(process.execPath, ['-e', `const fs=require('fs');for(let i=0;i<10000;i++)fs.writeFileSync(${JSON.stringify(burst)}+'/b'+i+'.txt','burst '+i)`], { stdio: 'inherit' })
+      await new Promise(resolve => w.on('exit', resolve))
       const written = ms(t0)
       while (s.stagedStats().paths < 5 + 10_000) await sleep(10)
       const t = ms(t0)
@@ -131,6 +136,7 @@ async function main (): Promise<void> {
       await s.close()
     }
     await cache.close()
+    }
 
     if (BIG > 0) {
       const repo = 'big' as RepoName
