@@ -150,3 +150,33 @@ t.test('a daemon killed mid-materialise resumes at restart: nothing intact fetch
   t.equal(bad, 0, 'no half-written file taken for a complete one')
   await stat(dir)
 })
+
+t.test('--commit-every commits on a timer; sync stop --discard puts the branch back and keeps the local versions aside', async t => {
+  const d = daemonFixture(t)
+  await d.start()
+  const remote = await openStore(t, d.store)
+  await remote.createRepo(REPO, { defaultBranch: MAIN })
+  await commitFiles(remote, { 'a.txt': 'a1', 'b.txt': 'b1' })
+  const dir = join(d.home, 'timed')
+  t.equal((await d.cli(['sync', `lakefs://${REPO}/${MAIN}`, dir, '--commit-every', '2s', '-m', 'periodic'])).code, 0)
+  await writeFile(join(dir, 'a.txt'), 'a2')
+  await waitFor(async () => {
+    const head = await remote.resolveRef(REPO, MAIN)
+    return (await readObject(remote, head, 'a.txt')) === 'a2'
+  }, 'the periodic commit', 30_000)
+  const head = await remote.resolveRef(REPO, MAIN)
+  t.equal((await remote.getCommit(REPO, head)).message, 'periodic')
+
+  await writeFile(join(dir, 'b.txt'), 'b-local')
+  await writeFile(join(dir, 'c.txt'), 'c-local')
+  const stop = await d.cli(['sync', 'stop', dir, '--discard', '--json'])
+  t.equal(stop.code, 0, stop.stderr)
+  const r = JSON.parse(stop.stdout) as { action: string, movedAside: string[] }
+  t.equal(r.action, 'discard')
+  t.equal(r.movedAside.length, 2)
+  t.equal(await readFile(join(dir, 'b.txt'), 'utf8'), 'b1', 'the branch version is back')
+  await t.rejects(stat(join(dir, 'c.txt')), 'the added file left the directory')
+  const aside = await Promise.all(r.movedAside.map(async p => await readFile(p, 'utf8')))
+  t.same(aside.sort(), ['b-local', 'c-local'], 'nothing is lost')
+  t.equal(await remote.resolveRef(REPO, MAIN), head, 'nothing committed')
+})
