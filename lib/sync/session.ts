@@ -435,7 +435,7 @@ export class SyncSession {
   }
 
   /** downloads one base object to its path; leaves a file the user created meanwhile alone */
-  async #fetchInto (rel: string, stat: ObjectStat): Promise<boolean> {
+  async #fetchInto (rel: string, stat: ObjectStat, o: { replace?: boolean } = {}): Promise<boolean> {
     const final = this.#abs(rel)
     const parent = dirname(final)
     await mkdir(parent, { recursive: true })
@@ -464,7 +464,8 @@ export class SyncSession {
     await utimes(tmp, mtime, mtime)
     try {
       // link, not rename: it fails instead of replacing a file the user created meanwhile
-      await link(tmp, final)
+      // (a pull replaces a file known to be intact: rename, so there is never a gap)
+      if (o.replace === true) await rename(tmp, final); else await link(tmp, final)
     } catch (e) {
       if (errnoOf(e) === 'EEXIST') { this.#dirty.add(rel); return false }
       throw e
@@ -813,10 +814,9 @@ export class SyncSession {
     // our own paths: the committed object has the staged bytes
     for (const [rel, sha] of o.ownSha ?? []) { const st = next.get(rel); if (st !== undefined) this.#shaOf.set(st.checksum, sha) }
     const oldBase = this.#base
-    this.#setBase(to, next)
-    let updated = 0
     let removed = 0
     const fetch: Array<[string, ObjectStat]> = []
+    const remove: string[] = []
     for (const rel of changed) {
       const abs = this.#abs(rel)
       const st = await lstatOrNull(abs)
@@ -826,22 +826,24 @@ export class SyncSession {
       const mine = this.#journal.get(rel) !== undefined
       if (mine || (st !== null && !intact)) { this.#log.warn('sync: branch changed a path with a local change; the local version is kept', { path: rel }); continue }
       const target = next.get(rel)
-      if (target === undefined) {
-        if (st !== null) { await unlink(abs).catch(() => {}); removed++ }
-        this.#files.delete(rel)
-        continue
-      }
+      if (target === undefined) { if (st !== null) remove.push(rel); continue }
       if (st !== null) {
         const sha = this.#shaOf.get(target.checksum)
         if (sha !== undefined && fp?.[4] === sha) continue
-        // replace: the old version goes only after the new one is complete
-        await unlink(abs).catch(() => {})
-        this.#files.delete(rel)
       }
       fetch.push([rel, target])
     }
-    await this.#download(fetch)
-    updated += fetch.length
+    // new versions first (each replaces the old one atomically), deletions after, the base last:
+    // a failed download leaves old versions and the old base, never a missing file the next
+    // batch would take for a local deletion
+    await pool(fetch, this.#concurrency, async ([rel, target]) => { await this.#fetchInto(rel, target, { replace: true }) })
+    for (const rel of remove) {
+      await unlink(this.#abs(rel)).catch(() => {})
+      this.#files.delete(rel)
+      removed++
+    }
+    this.#setBase(to, next)
+    const updated = fetch.length
     this.#touchIndex()
     return { updated, removed }
   }
