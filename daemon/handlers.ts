@@ -177,5 +177,25 @@ export function registerHandlers (server: ControlServer, d: HandlerDeps): void {
     }))
     .handle('mount.diff', async (p) => await (await d.manager()).diff(p.mountpoint))
     .handle('mount.status', async (p) => await (await d.manager()).status(p.mountpoint))
+    .handle('sync', async (p, ctx) => await (await d.manager()).syncs.start({
+      uri: p.uri,
+      dir: p.dir,
+      target: p.target,
+      ...(p.onStop === undefined ? {} : { onStop: p.onStop }),
+      ...(p.commitEveryMs === undefined ? {} : { commitEveryMs: p.commitEveryMs }),
+      ...(p.include === undefined ? {} : { include: p.include }),
+      ...(p.exclude === undefined ? {} : { exclude: p.exclude }),
+      ...(p.pull === undefined ? {} : { pull: p.pull }),
+      ...(p.message === undefined ? {} : { message: p.message }),
+      ...(p.metadata === undefined ? {} : { metadata: p.metadata }),
+    }, (ev) => { ctx.progress(ev) }))
+    .handle('sync.stop', async (p, ctx) => await (await d.manager()).syncs.stop({
+      dir: p.dir,
+      ...(p.action === undefined ? {} : { action: p.action }),
+      ...(p.message === undefined ? {} : { message: p.message }),
+      ...(p.metadata === undefined ? {} : { metadata: p.metadata }),
+    }, (ev) => { ctx.progress(ev) }))
+    .handle('sync.status', async (p) => (await d.manager()).syncs.status(p.dir))
+    .handle('sync.pull', async (p, ctx) => await (await d.manager()).syncs.pull(p.dir, { force: p.force }, (ev) => { ctx.progress(ev) }))
     .handle('prefetch', async (p, ctx) => await (await d.manager()).prefetch(p.path, (done, total, bytes) => { ctx.progress({ phase: 'fetch', done, total, bytes }) }))
 }

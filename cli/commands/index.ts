@@ -18,9 +18,11 @@ import { findCommand } from './find.js'
 import { runCommand } from './run.js'
 import { serveCommand } from './serve.js'
 import { doctorCommand } from './doctor.js'
+import { syncCommand, pullCommand } from './sync.js'
 
 export const COMMANDS = [
   mountCommand, umountCommand, commitCommand, statusCommand, prefetchCommand, runCommand,
+  syncCommand, pullCommand,
   repoCommand, branchCommand, tagCommand, importCommand, lsCommand, catCommand, logCommand, showCommand, findCommand, diffCommand, mergeCommand,
   daemonCommand, serveCommand, doctorCommand,
 ] as unknown as Array<CommandModule<GlobalArgs, GlobalArgs>>

@@ -35,6 +35,8 @@ import { forceUnmount as fuseForceUnmount, isMounted as fuseIsMounted, mountFuse
 import type { FuseMount, MountFuse } from '../fuse/types.js'
 import type { CommitInfo, DiffEntry, Metadata, Remote } from '../remote/types.js'
 import type { CacheStatus, MountManager, MountRequest, MountState, MountStatus, OnUnmount, UnmountRequest } from './types.js'
+import { SyncManager } from './sync.js'
+import type { StartWatcher } from '../sync/session.js'
 
 export interface ManagerOptions {
   /** `<home>/state/mounts` */
@@ -56,6 +58,11 @@ export interface ManagerOptions {
    * its metrics); identity when absent
    */
   wrapFs?: (fs: MountSession['fs'], mount: { id: string, mountpoint: string }) => MountSession['fs']
+  /** `<home>/state/syncs` (default: a `syncs` folder beside stateRoot) */
+  syncStateRoot?: string
+  /** sync mode: injectable watcher and settle time (tests) */
+  syncWatch?: StartWatcher
+  syncSettleMs?: number
 }
 
 /** what mount.json holds */
@@ -99,6 +106,8 @@ export class Manager implements MountManager {
   /** by mount point */
   readonly #entries = new Map<string, Entry>()
   readonly #chains = new Map<string, Promise<unknown>>()
+  /** the daemon's syncs (lib/manager/sync.ts); commit, diff and status of a directory fall back to them */
+  readonly syncs: SyncManager
 
   constructor (o: ManagerOptions) {
     this.#o = o
@@ -107,6 +116,16 @@ export class Manager implements MountManager {
     this.#mountFuse = o.mountFuse ?? realMountFuse
     this.#isMounted = o.isMounted ?? fuseIsMounted
     this.#forceUnmount = o.forceUnmount ?? fuseForceUnmount
+    this.syncs = new SyncManager({
+      stateRoot: o.syncStateRoot ?? join(o.stateRoot, '..', 'syncs'),
+      remoteFor: o.remoteFor,
+      cacheFor: async () => await o.cacheFor(),
+      log: this.#log,
+      clock: this.#clock,
+      isMountpoint: (dir) => this.#entries.has(dir),
+      ...(o.syncWatch === undefined ? {} : { watch: o.syncWatch }),
+      ...(o.syncSettleMs === undefined ? {} : { settleMs: o.syncSettleMs }),
+    })
   }
 
   /** one operation at a time per mount point */
@@ -128,6 +147,7 @@ export class Manager implements MountManager {
    * 'staged' (their stale mount points are detached); everything else is removed.
    */
   async recover (): Promise<void> {
+    await this.syncs.recover()
     await mkdir(this.#o.stateRoot, { recursive: true, mode: 0o700 })
     for (const id of await readdir(this.#o.stateRoot)) {
       const dir = join(this.#o.stateRoot, id)
@@ -181,6 +201,7 @@ export class Manager implements MountManager {
     if (ref === undefined) throw new LkError('LK_BAD_URI', `${req.uri} names no ref`)
     const { remote, key } = await this.#o.remoteFor(req.target)
     const id = mountId(key, uri.repo, ref, uri.path, mountpoint)
+    if (this.syncs.has(mountpoint)) throw new LkError('LK_MOUNTPOINT_BUSY', `${mountpoint} is a synced directory; stop the sync first (\`lk-mount sync stop ${mountpoint}\`)`)
     const existing = this.#entries.get(mountpoint)
     let resume: Entry | undefined
     if (existing !== undefined) {
@@ -380,6 +401,7 @@ export class Manager implements MountManager {
 
   async commit (mountpoint: string, opts: { message: string, metadata?: Metadata, branch?: string }): Promise<CommitInfo> {
     const mp = resolve(mountpoint)
+    if (!this.#entries.has(mp) && this.syncs.has(mp)) return await this.syncs.commit(mp, opts)
     return await this.#serial(mp, async () => {
       const entry = this.#entries.get(mp)
       if (entry === undefined) throw new LkError('LK_NOT_MOUNTED', `no lk-mount mount at ${mp}`)
@@ -418,6 +440,7 @@ export class Manager implements MountManager {
   async diff (mountpoint: string): Promise<DiffEntry[]> {
     const mp = resolve(mountpoint)
     const entry = this.#entries.get(mp)
+    if (entry === undefined && this.syncs.has(mp)) return await this.syncs.diff(mp)
     if (entry === undefined) throw new LkError('LK_NOT_MOUNTED', `no lk-mount mount at ${mp}`)
     return await entry.session?.diff() ?? []
   }
@@ -471,6 +494,7 @@ export class Manager implements MountManager {
 
   /** unmounts every mounted entry applying its policy (conflicts keep changes staged) */
   async shutdown (opts: { timeoutMs?: number } = {}): Promise<void> {
+    const syncs = this.syncs.shutdown()
     const work = [...this.#entries.values()].map(async e => {
       const mp = e.rec.mountpoint
       try {
@@ -485,7 +509,7 @@ export class Manager implements MountManager {
         if (left !== undefined) left.session = undefined
       })
     })
-    const all = Promise.allSettled(work)
+    const all = Promise.allSettled([...work, syncs])
     if (opts.timeoutMs === undefined) { await all; return }
     let timer: NodeJS.Timeout | undefined
     await Promise.race([all, new Promise(r => { timer = setTimeout(r, opts.timeoutMs) })])

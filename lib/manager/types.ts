@@ -71,3 +71,75 @@ export interface MountManager {
   /** unmounts everything applying each mount's policy; used on daemon stop */
   shutdown (opts?: { timeoutMs?: number }): Promise<void>
 }
+
+// ------------------------------------------------------------------ sync mode (lib/manager/sync.ts)
+
+export type OnStop = OnUnmount
+
+/** running: watching and staging; starting: materialising or reconciling; staged: stopped with staged changes */
+export type SyncState = 'starting' | 'running' | 'committing' | 'staged' | 'failed'
+
+export interface SyncRequest {
+  /** lakefs://repo/<branch>[/<path>] */
+  uri: string
+  /** absolute path of the local directory (created when missing) */
+  dir: string
+  onStop?: OnStop
+  /** commit staged changes this often (milliseconds); 0 or absent: only on stop or `commit` */
+  commitEveryMs?: number
+  include?: string[]
+  exclude?: string[]
+  /** also bring in newer commits of the branch (at start and every 30 s) when nothing local conflicts */
+  pull?: boolean
+  message?: string
+  metadata?: Metadata
+  target?: unknown
+}
+
+export interface SyncStatus {
+  id: string
+  uri: string
+  dir: string
+  repo: string
+  branch: string
+  baseCommit: string
+  state: SyncState
+  onStop: OnStop
+  commitEveryMs: number
+  pull: boolean
+  include: string[]
+  exclude: string[]
+  stagedPaths: number
+  stagedBytes: number
+  /** changes seen but not staged yet (files still being written, or the next batch) */
+  pendingPaths: number
+  baseFiles: number
+  downloaded: number
+  downloadedBytes: number
+  lastCommit?: string
+  lastError?: string
+  since: string
+}
+
+export interface SyncStopRequest {
+  dir: string
+  action?: OnStop
+  message?: string
+  metadata?: Metadata
+}
+
+export interface SyncStopResult {
+  action: OnStop
+  commit?: CommitInfo
+  /** local versions moved out of the directory (discard) into the sync's state directory */
+  movedAside?: string[]
+}
+
+export interface SyncPullResult {
+  from: string
+  to: string
+  updated: number
+  removed: number
+  /** local versions moved aside by --force */
+  movedAside: string[]
+}

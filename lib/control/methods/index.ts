@@ -7,6 +7,7 @@ import { branchCreate, branchDelete, branchList, repoCreate, repoList, tagCreate
 import { cat, diff, importDir, log, ls, merge, show } from './data.js'
 import { find } from './find.js'
 import { mount, mountCommit, mountDiff, mountStatus, prefetch, umount } from './mounts.js'
+import { syncPull, syncStart, syncStatus, syncStop } from './sync.js'
 
 export const METHODS = {
   'daemon.status': daemonStatus,
@@ -33,6 +34,10 @@ export const METHODS = {
   'mount.diff': mountDiff,
   'mount.status': mountStatus,
   prefetch,
+  sync: syncStart,
+  'sync.stop': syncStop,
+  'sync.status': syncStatus,
+  'sync.pull': syncPull,
 } as const
 
 export type MethodName = keyof typeof METHODS
@@ -52,4 +57,4 @@ export type { FindPage } from './find.js'
 export type { MountParams } from './mounts.js'
 // the shapes of results, for clients (the CLI may import only lib/control and lib/core)
 export type { CommitInfo, DiffEntry, ListEntry, RefInfo, RepoInfo, MergeResult } from '../../remote/types.js'
-export type { MountStatus, CacheStatus } from '../../manager/types.js'
+export type { MountStatus, CacheStatus, SyncStatus, SyncStopResult, SyncPullResult } from '../../manager/types.js'
