@@ -6,17 +6,15 @@
 // which path the bytes took: GET .../refs/<ref>/objects is the API's object endpoint.
 
 import t from 'tap'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { cliHome } from '../support/cli.js'
 import { rgwAvailable, startRgw } from '../support/rgw.js'
+import { startServe } from '../support/serve.js'
 import { shortTmp } from '../support/tmp.js'
 
-const SERVE = fileURLToPath(new URL('../../daemon/serve.js', import.meta.url))
 const AK = 'AKRGWSERVE'
 const SK = 'rgw-serve-secret-never-printed'
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
@@ -27,24 +25,15 @@ t.test('mount through the lakeFS backend with blobs on RGW: presigned, S3-direct
   await rgw.createBucket('lk-serve')
   const dir = shortTmp(t, 'lkrg-')
 
-  let log = ''
-  const child: ChildProcess = spawn(process.execPath, [SERVE, '--store', join(dir, 'srv'), '--listen', '127.0.0.1:0', '--access-key-id', AK, '--blobs', 's3://lk-serve/store', '--s3-endpoint', rgw.endpoint], {
-    env: { ...process.env, LK_SERVE_SECRET_ACCESS_KEY: SK, AWS_ACCESS_KEY_ID: rgw.accessKeyId, AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey, LK_MOUNT_LOG_LEVEL: 'debug', LK_MOUNT_HOME: join(dir, 'serve-home') },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const serve = await startServe(t, {
+    dir,
+    accessKeyId: AK,
+    secretAccessKey: SK,
+    args: ['--blobs', 's3://lk-serve/store', '--s3-endpoint', rgw.endpoint],
+    env: { AWS_ACCESS_KEY_ID: rgw.accessKeyId, AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey, LK_MOUNT_LOG_LEVEL: 'debug' },
   })
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => { reject(new Error(`serve did not start: ${log}`)) }, 20_000)
-    const onData = (d: Buffer): void => {
-      log += d.toString()
-      const m = /listening on (http:\/\/\S+)/.exec(log)
-      if (m?.[1] !== undefined) { clearTimeout(timer); resolve(m[1]) }
-    }
-    child.stdout?.on('data', onData)
-    child.stderr?.on('data', onData)
-    child.on('exit', code => { clearTimeout(timer); reject(new Error(`serve exited ${String(code)}: ${log}`)) })
-  })
-  const apiObjectGets = (repo: string): number => log.split('\n').filter(l => l.includes('"method":"GET"') && new RegExp(`"path":"/api/v1/repositories/${repo}/refs/[^"/]+/objects"`).test(l)).length
+  const url = serve.url
+  const apiObjectGets = (repo: string): number => serve.output().split('\n').filter(l => l.includes('"method":"GET"') && new RegExp(`"path":"/api/v1/repositories/${repo}/refs/[^"/]+/objects"`).test(l)).length
 
   const cli = cliHome(t)
   Object.assign(cli.env, { LAKECTL_SERVER_ENDPOINT_URL: url, LAKECTL_CREDENTIALS_ACCESS_KEY_ID: AK, LAKECTL_CREDENTIALS_SECRET_ACCESS_KEY: SK })
@@ -103,5 +92,5 @@ t.test('mount through the lakeFS backend with blobs on RGW: presigned, S3-direct
   // the objects live in the bucket, not on serve's disk
   const listed = await rgw.client.send(new (await import('@aws-sdk/client-s3')).ListObjectsV2Command({ Bucket: 'lk-serve', Prefix: 'store/' }))
   t.ok((listed.KeyCount ?? 0) >= 3, 'blobs are in the RGW bucket')
-  t.notMatch(log, SK, 'serve never logs its secret')
+  t.notMatch(serve.output(), SK, 'serve never logs its secret')
 })

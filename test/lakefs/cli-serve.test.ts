@@ -3,41 +3,19 @@
 // file in the second test), the daemon talks lakeFS REST to a real serve process.
 
 import t from 'tap'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { cliHome } from '../support/cli.js'
+import { startServe } from '../support/serve.js'
 import { shortTmp } from '../support/tmp.js'
 
-const SERVE = fileURLToPath(new URL('../../daemon/serve.js', import.meta.url))
 const AK = 'AKCLISERVE'
 const SK = 'cli-serve-secret-never-printed'
 
-async function startServe (t: { teardown (fn: () => unknown): void }, dir: string): Promise<string> {
-  const child: ChildProcess = spawn(process.execPath, [SERVE, '--store', join(dir, 'srv'), '--listen', '127.0.0.1:0', '--access-key-id', AK], {
-    env: { ...process.env, LK_SERVE_SECRET_ACCESS_KEY: SK, LK_MOUNT_HOME: join(dir, 'serve-home') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
-  let out = ''
-  return await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => { reject(new Error(`serve did not start: ${out}`)) }, 20_000)
-    const onData = (d: Buffer): void => {
-      out += d.toString()
-      const m = /listening on (http:\/\/\S+)/.exec(out)
-      if (m?.[1] !== undefined) { clearTimeout(timer); resolve(m[1]) }
-    }
-    child.stdout?.on('data', onData)
-    child.stderr?.on('data', onData)
-    child.on('exit', code => { clearTimeout(timer); reject(new Error(`serve exited ${String(code)}: ${out}`)) })
-  })
-}
-
 t.test('versioning CLI and a write mount through the lakeFS backend', async t => {
   const dir = shortTmp(t, 'lkcs-')
-  const url = await startServe(t, dir)
+  const { url } = await startServe(t, { dir, accessKeyId: AK, secretAccessKey: SK })
   const cli = cliHome(t)
   Object.assign(cli.env, { LAKECTL_SERVER_ENDPOINT_URL: url, LAKECTL_CREDENTIALS_ACCESS_KEY_ID: AK, LAKECTL_CREDENTIALS_SECRET_ACCESS_KEY: SK })
   t.teardown(async () => { await cli.killDaemon() })
@@ -91,7 +69,7 @@ t.test('versioning CLI and a write mount through the lakeFS backend', async t =>
 
 t.test('the endpoint and keys from a lakectl config file', async t => {
   const dir = shortTmp(t, 'lkcf-')
-  const url = await startServe(t, dir)
+  const { url } = await startServe(t, { dir, accessKeyId: AK, secretAccessKey: SK })
   const cli = cliHome(t)
   t.teardown(async () => { await cli.killDaemon() })
   const cfg = join(dir, 'lakectl.yaml')
