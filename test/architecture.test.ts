@@ -30,7 +30,7 @@ const LAYERS: Record<string, Rule> = {
   'cli': { units: ['lib/control', CORE], packages: ['yargs'] },
   // the composition root
   'daemon': {
-    units: ['lib/manager', 'lib/control', CORE, RT, 'lib/remote', 'lib/remote/local', 'lib/remote/lakefs', 'lib/remote/faulty', 'lib/store', 'lib/server', 'lib/cache', 'lib/fs/types'],
+    units: ['lib/manager', 'lib/control', CORE, RT, 'lib/remote', 'lib/remote/local', 'lib/remote/lakefs', 'lib/remote/lakefs-config', 'lib/remote/faulty', 'lib/store', 'lib/server', 'lib/cache', 'lib/fs/types'],
     packages: ['yargs', 'yaml'],
   },
   'lib/control': { units: [CORE, RT, 'lib/manager/types', 'lib/fs/types'], packages: [] },
@@ -53,13 +53,18 @@ const LAYERS: Record<string, Rule> = {
   'lib/staging': { units: [CORE, RT], packages: [] },
   [RT]: { units: [CORE], packages: [] },
   'lib/remote/local': { units: [CORE, RT, 'lib/store'], packages: [] },
-  'lib/remote/lakefs': { units: [CORE, RT, 'lib/store'], packages: ['@aws-sdk/client-s3', 'yaml'] },
+  'lib/remote/lakefs': { units: [CORE, RT, 'lib/store', 'lib/lakefs-api', 'lib/remote/lakefs-config'], packages: ['@aws-sdk/client-s3', 'yaml', 'lru-cache'] },
+  // where the lakeFS endpoint and credentials come from (flags, LAKECTL_* env, ~/.lakectl.yaml)
+  'lib/remote/lakefs-config': { units: [CORE], packages: ['yaml'] },
   'lib/remote/faulty': { units: [CORE, RT], packages: [] },
   // any other file under lib/remote (an index choosing a remote)
-  'lib/remote': { units: [CORE, RT, 'lib/remote/local', 'lib/remote/lakefs', 'lib/remote/faulty'], packages: [] },
+  'lib/remote': { units: [CORE, RT, 'lib/remote/local', 'lib/remote/lakefs', 'lib/remote/lakefs-config', 'lib/remote/faulty'], packages: [] },
   // the embedded engine: shapes from the Remote contract, nothing above it
   'lib/store': { units: [CORE, RT], packages: ['@aws-sdk/client-s3', 'lru-cache'] },
-  'lib/server': { units: [CORE, RT, 'lib/store'], packages: [] },
+  // serves the embedded store through its Remote face (LocalRemote), shaped by the generated API types
+  'lib/server': { units: [CORE, RT, 'lib/store', 'lib/remote/local', 'lib/lakefs-api'], packages: [] },
+  // types generated from the lakeFS OpenAPI spec (scripts/gen-lakefs-types.sh): imports nothing
+  'lib/lakefs-api': { units: [], packages: [] },
   'lib/fs/types': { units: [CORE, RT], packages: [] },
   'lib/fuse/types': { units: [CORE, 'lib/fs/types'], packages: [] },
   'lib/manager/types': { units: [CORE, RT, 'lib/fs/types'], packages: [] },

@@ -14,9 +14,10 @@ import { mergeCommand } from './merge.js'
 import { mountCommand, umountCommand, commitCommand, prefetchCommand } from './mount.js'
 import { statusCommand } from './status.js'
 import { daemonCommand } from './daemon.js'
+import { serveCommand } from './serve.js'
 
 export const COMMANDS = [
   mountCommand, umountCommand, commitCommand, statusCommand, prefetchCommand,
   repoCommand, branchCommand, tagCommand, importCommand, lsCommand, catCommand, logCommand, showCommand, diffCommand, mergeCommand,
-  daemonCommand,
+  daemonCommand, serveCommand,
 ] as unknown as Array<CommandModule<GlobalArgs, GlobalArgs>>

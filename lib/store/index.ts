@@ -210,12 +210,21 @@ function firstEntryAtLeast (entries: Entry[], key: string): number {
   return lo
 }
 
-/** A sorted source of entries that can seek forward or backward. */
+/** what a synchronous peek answers when the next range has to be read first */
+export const PENDING: unique symbol = Symbol('pending')
+
+/**
+ * A sorted source of entries that can seek forward or backward. `peekSync` answers without a
+ * promise whenever the entry is in memory (almost always): listing a million entries must not
+ * cost a promise per entry; `peek` loads what is needed.
+ */
 export interface Cursor {
   /** positions at the first entry with path >= key */
   seek (key: string): Promise<void>
+  peekSync (): Entry | undefined | typeof PENDING
   peek (): Promise<Entry | undefined>
-  next (): Promise<Entry | undefined>
+  /** moves past `e`, the entry the last peek returned */
+  advance (e: Entry): void
 }
 
 /** walks a committed index in order, one range in memory at a time */
@@ -252,22 +261,26 @@ export class IndexCursor implements Cursor {
     this.#ei = 0
   }
 
-  async peek (): Promise<Entry | undefined> {
+  peekSync (): Entry | undefined | typeof PENDING {
     for (;;) {
       const ref = this.#ranges[this.#ri]
       if (ref === undefined) return undefined
-      if (this.#entries === undefined) this.#entries = await this.#files.readRange(ref.id)
+      if (this.#entries === undefined) return PENDING
       const e = this.#entries[this.#ei]
       if (e !== undefined) return e
       this.skipRange()
     }
   }
 
-  async next (): Promise<Entry | undefined> {
-    const e = await this.peek()
-    if (e !== undefined) this.#ei++
-    return e
+  async peek (): Promise<Entry | undefined> {
+    for (;;) {
+      const e = this.peekSync()
+      if (e !== PENDING) return e
+      this.#entries = await this.#files.readRange(this.#ranges[this.#ri]!.id)
+    }
   }
+
+  advance (_e?: Entry): void { this.#ei++ }
 }
 
 /** a cursor over an in-memory sorted array of staged values (null = tombstone) */
@@ -301,29 +314,34 @@ export class OverlayCursor implements Cursor {
     this.#top.seek(key)
   }
 
-  async peek (): Promise<Entry | undefined> {
+  peekSync (): Entry | undefined | typeof PENDING {
     for (;;) {
-      const b = await this.#base.peek()
+      const b = this.#base.peekSync()
+      if (b === PENDING) return PENDING
       const t = this.#top.peek()
       if (t === undefined) return b
       const c = b === undefined ? -1 : compareKeys(t[0], b.path)
       if (c > 0) return b
-      if (c === 0) await this.#base.next()
-      if (t[1] !== null) {
-        // leave the staged entry in place until next() takes it; the base duplicate is gone
-        return t[1]
-      }
+      // the staged value shadows the committed one: drop the committed duplicate
+      if (c === 0) this.#base.advance(b!)
+      // leave a staged entry in place until advance() takes it; skip a tombstone
+      if (t[1] !== null) return t[1]
       this.#top.next()
     }
   }
 
-  async next (): Promise<Entry | undefined> {
-    const e = await this.peek()
-    if (e === undefined) return undefined
+  async peek (): Promise<Entry | undefined> {
+    for (;;) {
+      const e = this.peekSync()
+      if (e !== PENDING) return e
+      await this.#base.peek()
+    }
+  }
+
+  advance (e: Entry): void {
     const t = this.#top.peek()
     if (t !== undefined && t[1] === e) this.#top.next()
-    else await this.#base.next()
-    return e
+    else this.#base.advance(e)
   }
 }
 
@@ -465,15 +483,17 @@ export async function * diffIndexes (files: IndexFiles, left: Metarange, right: 
       if (prefix !== '' && compareKeys(lr.min, prefix) > 0 && !lr.min.startsWith(prefix)) return
       l.skipRange(); r.skipRange(); continue
     }
-    const a = await l.peek()
-    const b = await r.peek()
+    let a = l.peekSync()
+    if (a === PENDING) a = await l.peek()
+    let b = r.peekSync()
+    if (b === PENDING) b = await r.peek()
     const aIn = a !== undefined && a.path.startsWith(prefix)
     const bIn = b !== undefined && b.path.startsWith(prefix)
     if (!aIn && !bIn) return
-    const c = !aIn ? 1 : !bIn ? -1 : compareKeys(a.path, b!.path)
-    if (c < 0) { await l.next(); yield { path: a!.path, left: a!, right: null }; continue }
-    if (c > 0) { await r.next(); yield { path: b!.path, left: null, right: b! }; continue }
-    await l.next(); await r.next()
+    const c = !aIn ? 1 : !bIn ? -1 : compareKeys(a!.path, b!.path)
+    if (c < 0) { l.advance(a!); yield { path: a!.path, left: a!, right: null }; continue }
+    if (c > 0) { r.advance(b!); yield { path: b!.path, left: null, right: b! }; continue }
+    l.advance(a!); r.advance(b!)
     if (!sameIdentity(a, b)) yield { path: a!.path, left: a!, right: b! }
   }
 }

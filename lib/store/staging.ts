@@ -14,7 +14,7 @@
 // stopping at the last newline (a record being written is picked up next time). The view of a
 // branch merges its tokens oldest first; the result is cached by the logs' sizes.
 
-import { open, readFile, rm, stat, mkdir } from 'node:fs/promises'
+import { open, rm, stat, mkdir } from 'node:fs/promises'
 import * as path from 'node:path'
 import { compareKeys, type Entry } from './index.js'
 import { isErrno } from './fsutil.js'
@@ -138,15 +138,5 @@ export class StagingArea {
   async drop (token: string): Promise<void> {
     this.#tokens.delete(token)
     await rm(this.#file(token), { force: true })
-  }
-
-  /** true when the token's log has any bytes (cheap emptiness probe before sealing) */
-  async hasLog (token: string): Promise<boolean> {
-    try {
-      return (await readFile(this.#file(token))).length > 0
-    } catch (e) {
-      if (isErrno(e, 'ENOENT')) return false
-      throw e
-    }
   }
 }

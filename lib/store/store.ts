@@ -34,7 +34,7 @@ import { LocalBlobStore } from './blobs-local.js'
 import { CommitFiles, isAncestor, mergeBase, sortedMetadata, walkLog, type StoredCommit } from './commits.js'
 import { isErrno, randomName, sha256File, sha256Hex, writeFileAtomic } from './fsutil.js'
 import {
-  ArrayCursor, EMPTY_METARANGE, IndexCursor, IndexFiles, OverlayCursor, applyChanges, compareKeys, diffIndexes,
+  ArrayCursor, EMPTY_METARANGE, IndexCursor, IndexFiles, OverlayCursor, PENDING, applyChanges, compareKeys, diffIndexes,
   prefixSuccessor, sameIdentity, type Entry, type IndexChange, type Metarange,
 } from './index.js'
 import { RefDir, encodeRefName, listRefNames, type Versioned } from './refs.js'
@@ -724,9 +724,10 @@ export class Store {
     const entries: ListEntry[] = []
     let hasMore = false
     for (;;) {
-      const e = await cursor.peek()
+      let e = cursor.peekSync()
+      if (e === PENDING) e = await cursor.peek()
       if (e === undefined || !e.path.startsWith(prefix)) break
-      if (compareKeys(e.path, after) <= 0 && after !== '') { await cursor.next(); continue }
+      if (after !== '' && compareKeys(e.path, after) <= 0) { cursor.advance(e); continue }
       let cp: string | undefined
       if (delimiter !== '') {
         const i = e.path.indexOf(delimiter, prefix.length)
@@ -743,7 +744,7 @@ export class Store {
       }
       if (entries.length >= amount) { hasMore = true; break }
       entries.push({ type: 'object', stat: this.#stat(e) })
-      await cursor.next()
+      cursor.advance(e)
     }
     const last = entries[entries.length - 1]
     return { entries, hasMore, nextAfter: last === undefined ? '' : last.type === 'prefix' ? last.path : last.stat.path }
