@@ -27,6 +27,8 @@ import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../lib/control/version.js'
 import type { DaemonStatus } from '../lib/control/methods/index.js'
 import { ContentCache } from '../lib/cache/index.js'
 import { LocalRemote } from '../lib/remote/local.js'
+import { LakefsRemote } from '../lib/remote/lakefs.js'
+import { describeLakefsConfig, loadLakefsConfig, type LakefsConfig } from '../lib/remote/lakefs-config.js'
 import type { Remote } from '../lib/remote/types.js'
 import { Manager } from '../lib/manager/index.js'
 import { registerHandlers } from './handlers.js'
@@ -38,6 +40,12 @@ export interface DaemonOptions {
   cacheDir: string
   cacheBytes: number
   log: Logger
+  /**
+   * A lakeFS endpoint found the lakectl way (flags, LAKECTL_* variables, ~/.lakectl.yaml): the
+   * default target is then that server, not the embedded store. A request naming a store
+   * directory still gets that embedded store.
+   */
+  lakefs?: LakefsConfig
 }
 
 const DEFAULT_CACHE_BYTES = 10 * 1024 ** 3
@@ -54,7 +62,10 @@ export async function runDaemon (o: DaemonOptions): Promise<void> {
     let p = remotes.get(key)
     if (p === undefined) {
       const dir = t.store ?? o.store
-      p = LocalRemote.open({ dir, log: log.child({ store: dir }), clock: systemClock })
+      const lk = o.lakefs
+      p = t.store === undefined && lk !== undefined
+        ? Promise.resolve(new LakefsRemote({ endpoint: lk.endpoint, accessKeyId: lk.accessKeyId, secretAccessKey: lk.secretAccessKey, logger: log.child({ lakefs: lk.endpoint }) }))
+        : LocalRemote.open({ dir, log: log.child({ store: dir }), clock: systemClock })
       remotes.set(key, p)
       p.catch(() => { remotes.delete(key) }) // a failed open is retried by the next request
     }
@@ -159,7 +170,7 @@ export async function runDaemon (o: DaemonOptions): Promise<void> {
   process.on('SIGHUP', () => { log.info('SIGHUP ignored') })
 
   await ready.catch(() => {})
-  log.info('lk-mountd ready', { pid: process.pid, version: PACKAGE_VERSION, socket: paths.socket, store: o.store })
+  log.info('lk-mountd ready', { pid: process.pid, version: PACKAGE_VERSION, socket: paths.socket, store: o.store, remote: o.lakefs === undefined ? 'embedded store' : describeLakefsConfig(o.lakefs) })
 }
 
 function removePidfile (file: string): void {
@@ -185,12 +196,15 @@ async function main (): Promise<void> {
   process.on('uncaughtException', (e) => { log.error('uncaught exception (daemon keeps running)', { err: e, stack: e.stack }) })
   process.on('unhandledRejection', (e) => { log.error('unhandled rejection (daemon keeps running)', { err: e }) })
   try {
+    // an explicit --store means the embedded store; otherwise a configured lakeFS endpoint wins
+    const lakefs = values.store === undefined ? await loadLakefsConfig() : undefined
     await runDaemon({
       paths,
       store: resolve(values.store ?? paths.store),
       cacheDir: resolve(values['cache-dir'] ?? paths.cache),
       cacheBytes: values['cache-size'] === undefined ? DEFAULT_CACHE_BYTES : parseSize(values['cache-size']),
       log,
+      ...(lakefs === undefined ? {} : { lakefs }),
     })
   } catch (e) {
     const lk = toLkError(e)
