@@ -91,6 +91,8 @@ interface Call {
 interface Reply { status: number, headers: Headers, buf: Buffer }
 
 const MAX_PAGE = 1000
+/** uploads commitChanges keeps in flight (each is staging location + PUT + link) */
+const COMMIT_UPLOADS_IN_FLIGHT = 8
 const enc = encodeURIComponent
 const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
 
@@ -526,14 +528,32 @@ export class LakefsRemote implements Remote {
     }
     const deletes: ObjectPath[] = []
     try {
-      for (const c of changes) {
-        if (c.op === 'delete') { deletes.push(c.path); continue }
-        const put: PutOptions = {}
-        if (c.contentType !== undefined) put.contentType = c.contentType
-        if (c.metadata !== undefined) put.metadata = c.metadata
-        if (c.mtime !== undefined) put.mtime = c.mtime
-        await this.putObject(repo, branch, c.path, c.content, put)
+      // Staging is per path and every path appears once, so the uploads are independent: several
+      // in flight hide the three round trips (staging location, PUT, link) each one costs. The
+      // first failure stops handing out new ones; the catch below resets whatever was staged.
+      const puts = changes.filter(c => c.op !== 'delete')
+      for (const c of changes) if (c.op === 'delete') deletes.push(c.path)
+      let next = 0
+      let failed = false
+      const worker = async (): Promise<void> => {
+        while (!failed && next < puts.length) {
+          const c = puts[next++]
+          if (c === undefined) continue
+          const put: PutOptions = {}
+          if (c.contentType !== undefined) put.contentType = c.contentType
+          if (c.metadata !== undefined) put.metadata = c.metadata
+          if (c.mtime !== undefined) put.mtime = c.mtime
+          try {
+            await this.putObject(repo, branch, c.path, c.content, put)
+          } catch (e) {
+            failed = true
+            throw e
+          }
+        }
       }
+      const settled = await Promise.allSettled(Array.from({ length: Math.min(COMMIT_UPLOADS_IN_FLIGHT, puts.length) }, worker))
+      const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+      if (rejected !== undefined) throw rejected.reason
       if (deletes.length > 0) await this.deleteObjects(repo, branch, deletes)
       return await this.commit(repo, branch, { message: opts.message, metadata: opts.metadata ?? {}, ...(opts.committer === undefined ? {} : { committer: opts.committer }), allowEmpty: true })
     } catch (e) {
