@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { get as httpGet, Agent } from 'node:http'
 import { startRgw } from '../test/support/rgw.js'
 import { LocalRemote } from '../lib/remote/local.js'
 import { LakefsRemote } from '../lib/remote/lakefs.js'
@@ -39,6 +40,29 @@ try {
   const client = new LakefsRemote({ endpoint: server.endpoint, accessKeyId: 'AK', secretAccessKey: 'SK' })
   const stat = await client.statObject(repo, 'main', 'big.bin' as ObjectPath)
   console.log(`physical address: ${stat.physicalAddress.slice(0, 60)}...`)
+
+  // the same ranges with node:http (no fetch/web streams), to tell the client's cost from the server's
+  const agent = new Agent({ keepAlive: true })
+  const httpRange = async (off: number, end: number): Promise<number> => await new Promise((resolve, reject) => {
+    httpGet(stat.physicalAddress, { agent, headers: { range: `bytes=${off}-${end - 1}` } }, res => {
+      let n = 0
+      res.on('data', (d: Buffer) => { n += d.length })
+      res.on('end', () => { resolve(n) })
+      res.on('error', reject)
+    }).on('error', reject)
+  })
+  for (const inflight of [1, 2, 4]) {
+    const t0 = performance.now()
+    let next = 0
+    await Promise.all(Array.from({ length: inflight }, async () => {
+      while (next * chunk < size) {
+        const off = (next++) * chunk
+        await httpRange(off, Math.min(size, off + chunk))
+      }
+    }))
+    console.log(`node:http ${chunk / MiB} MiB ranges, ${inflight} in flight: ${(size / MiB / ((performance.now() - t0) / 1000)).toFixed(0)} MiB/s`)
+  }
+  agent.destroy()
 
   for (const inflight of [1, 2, 4]) {
     const t0 = performance.now()

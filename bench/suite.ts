@@ -43,6 +43,8 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
     only: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    /** extra node flags for lk-mountd, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (profiling) */
+    'daemon-node-args': { type: 'string' },
   },
 })
 
@@ -299,7 +301,8 @@ try {
 
   const startDaemon = async (home: string): Promise<{ t: Tracked, c: ControlClient }> => {
     await mkdir(home, { recursive: true, mode: 0o700 })
-    const t = procs.spawn('lk-mountd', process.execPath, [DAEMON, '--foreground'], { env: { ...process.env, ...lakectlEnv, LK_MOUNT_HOME: home, HOME: home } })
+    const nodeArgs = args['daemon-node-args']?.split(' ').filter(a => a !== '') ?? []
+    const t = procs.spawn('lk-mountd', process.execPath, [...nodeArgs, DAEMON, '--foreground'], { env: { ...process.env, ...lakectlEnv, LK_MOUNT_HOME: home, HOME: home } })
     const socketPath = join(home, 'lk-mountd.sock')
     for (let i = 0; ; i++) {
       try { return { t, c: await ControlClient.connect({ socketPath }) } } catch {}
@@ -448,14 +451,16 @@ try {
       const st = readFileSync(`/proc/${m.t.child.pid ?? 0}/status`, 'utf8')
       return Number(/VmRSS:\s+(\d+)/.exec(st)?.[1] ?? 0) / 1024
     }
-    for (let rep = 0; rep < Math.max(REPS, 2); rep++) {
+    // the first mount of a fresh daemon also creates its shared cache and opens the remote:
+    // recorded apart; the target is about mounting on a running daemon
+    for (let rep = 0; rep <= Math.max(REPS, 2); rep++) {
       const mp = join(mnt, `meta-${seq++}`)
       await mkdir(mp, { recursive: true })
       // the daemon's shared cache, as a user's mount: a fresh cache directory costs its own
       // set-up, which is not what this number is about
       const m0 = now()
       await m.c.request('mount', { uri: `lakefs://${META_REPO}/main`, mountpoint: mp })
-      record(`mount of a ${SIZES.meta}-object commit`, 's', false, 'lk', (now() - m0) / 1000)
+      record(rep === 0 ? `first mount after daemon start (${SIZES.meta}-object commit)` : `mount of a ${SIZES.meta}-object commit`, 's', false, 'lk', (now() - m0) / 1000)
       procs.trackMount(mp)
       const before = rss()
       const l0 = now()

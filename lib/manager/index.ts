@@ -222,9 +222,9 @@ export class Manager implements MountManager {
         immutable: !rec.write,
         fsName: rec.uri,
         logger: log,
-        // the session serves reads only through handles it opened (no fh-0 reads yet), so the
-        // kernel must keep sending open/release: the no-open lever waits for lib/fs support
-        noOpen: false,
+        // read-only mounts go no-open (the adapter's default): the kernel stops sending
+        // open/release and the adapter serves fh-0 reads through its own handles (ReadHandles);
+        // measured in bench/: warm small-file epochs lose two JavaScript round trips per file
       })
     } catch (e) {
       // nothing mounted: a fresh read-only or change-free mount leaves no record behind
