@@ -216,17 +216,18 @@ try {
 
   // -- datasets on local disk ------------------------------------------------------------------
   let t0 = now()
-  await writeRandomFile(join(data, 'big', 'big.bin'), SIZES.bigMiB * 1024 * 1024)
-  for (let i = 0; i < SIZES.small; i++) {
+  // (--only skips the datasets of the workloads left out: for profiling one workload)
+  if (want('seq')) await writeRandomFile(join(data, 'big', 'big.bin'), SIZES.bigMiB * 1024 * 1024)
+  for (let i = 0; i < (want('small') || want('write') ? SIZES.small : 0); i++) {
     const d = `d${String(i % SIZES.smallDirs).padStart(3, '0')}`
     await writeRandomFile(join(data, 'small', d, `f${String(i).padStart(6, '0')}.bin`), SMALL_BYTES)
   }
   // the big directory: identical 1 KiB objects (only metadata matters to listings)
   const bigDirContent = randomBytes(BIGDIR_BYTES)
   await mkdir(join(data, 'many'), { recursive: true })
-  for (let i = 0; i < SIZES.bigDir; i++) await writeFile(join(data, 'many', `e${String(i).padStart(7, '0')}`), bigDirContent)
+  for (let i = 0; i < (want('ls') ? SIZES.bigDir : 0); i++) await writeFile(join(data, 'many', `e${String(i).padStart(7, '0')}`), bigDirContent)
   // the write workload's inputs: fresh random bytes per repetition (never already in the store)
-  for (let r = 0; r < REPS; r++) {
+  for (let r = 0; r < (want('write') ? REPS : 0); r++) {
     for (let i = 0; i < SIZES.writes; i++) await writeRandomFile(join(work, 'writes', `r${r}`, `w${String(i).padStart(5, '0')}.bin`), SMALL_BYTES)
   }
   log(`datasets generated in ${((now() - t0) / 1000).toFixed(1)} s`)
@@ -268,9 +269,10 @@ try {
   // the metadata-only commit: META entries in 1000-entry directories, all pointing at one blob
   t0 = now()
   const metaBlob = createHash('sha256').update(bigDirContent).digest('hex')
+  if (!uploads.has(metaBlob)) await blobs.put(metaBlob, { kind: 'buffer', data: bigDirContent })
   await store.createRepo(repoName(META_REPO))
   const metaEntries = function * (): Generator<BulkEntry> {
-    for (let i = 0; i < SIZES.meta; i++) {
+    for (let i = 0; i < (want('meta') ? SIZES.meta : 1); i++) {
       yield { path: `d${String(Math.floor(i / 1000)).padStart(5, '0')}/f${String(i).padStart(8, '0')}.jpg`, checksum: metaBlob, size: BIGDIR_BYTES }
     }
   }
