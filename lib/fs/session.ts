@@ -78,11 +78,14 @@ interface Node {
   /** the data file was created by this session and its directory entry not yet fsynced */
   fresh: boolean
   cow: Promise<void> | undefined
+  /** checksum of the committed object this node was copied from (copy-on-write) */
+  origin?: string
 }
 
 type Handle =
   | { kind: 'node', node: Node, flags: number }
-  | { kind: 'base', stat: ObjectStat }
+  /** an unchanged file read from the cache; `rel` finds a copy-on-write of it made later */
+  | { kind: 'base', stat: ObjectStat, rel: string }
   | { kind: 'control', data: Buffer }
 
 const errno = (name: ConstructorParameters<typeof FsError>[0], msg: string): FsError => new FsError(name, msg)
@@ -384,8 +387,7 @@ class Session implements MountSession, FsCore {
       const r = await this.#resolve(rel)
       if (r === null) throw errno('ENOENT', `/${rel} does not exist`)
       if (r.kind === 'dir') throw errno('EISDIR', `/${rel} is a directory`)
-      if (r.src.t === 'base') return this.#newFh({ kind: 'base', stat: r.src.stat })
-      if (r.src.t === 'ref') return this.#newFh({ kind: 'base', stat: r.src.stat })
+      if (r.src.t === 'base' || r.src.t === 'ref') return this.#newFh({ kind: 'base', stat: r.src.stat, rel })
     }
     this.#writable('open', rel)
     return await this.#exclusive(async () => {
@@ -405,7 +407,7 @@ class Session implements MountSession, FsCore {
       const src = r.src
       if (src.t === 'file') {
         const fh = await openFile(j.dataPath(src.data), 'r+')
-        node = { rel, data: src.data, fh, size: src.size, mtime: src.mtime, meta: { ...src.meta }, dirty: false, refs: 0, fresh: false, cow: undefined }
+        node = { rel, data: src.data, fh, size: src.size, mtime: src.mtime, meta: { ...src.meta }, dirty: false, refs: 0, fresh: false, cow: undefined, ...(src.origin === undefined ? {} : { origin: src.origin }) }
       } else {
         const stat = src.stat
         const meta = src.t === 'ref' ? src.meta : stat.metadata
@@ -415,7 +417,7 @@ class Session implements MountSession, FsCore {
           if (!trunc) await this.#cache.copyTo(this.#src(stat), fh)
           await fh.datasync()
         } catch (e) { await fh.close(); throw e }
-        node = { rel, data, fh, size: trunc ? 0 : stat.size, mtime: trunc ? this.#clock.now() : (src.t === 'ref' ? src.mtime : stat.mtime * 1000), meta: { ...meta }, dirty: false, refs: 0, fresh: false, cow: undefined }
+        node = { rel, data, fh, size: trunc ? 0 : stat.size, mtime: trunc ? this.#clock.now() : (src.t === 'ref' ? src.mtime : stat.mtime * 1000), meta: { ...meta }, dirty: false, refs: 0, fresh: false, cow: undefined, origin: stat.checksum }
         trunc = false
         await this.#record([[rel, this.#entryOf(node)]])
       }
@@ -427,7 +429,7 @@ class Session implements MountSession, FsCore {
   }
 
   #entryOf (node: Node): StagedEntry {
-    return { t: 'file', data: node.data, size: node.size, mtime: node.mtime, meta: node.meta }
+    return { t: 'file', data: node.data, size: node.size, mtime: node.mtime, meta: node.meta, ...(node.origin === undefined ? {} : { origin: node.origin }) }
   }
 
   async create (path: string, _mode: number, flags: number): Promise<number> {
@@ -465,6 +467,9 @@ class Session implements MountSession, FsCore {
       // bytes past the data file's end but within the size (sparse after truncate up) read as zeros
       if (n < want) { buf.fill(0, n, want); n = want }
     } else if (h.kind === 'base') {
+      // the file was opened unchanged and has since been written in this mount: read the copy
+      const up = this.#journal === undefined ? undefined : await this.#upgrade(fh, h)
+      if (up !== undefined) return await this.read(path, fh, buf, len, pos)
       n = await this.#cache.read(this.#src(h.stat), buf, len, pos)
     } else {
       n = Math.max(0, Math.min(len, h.data.length - pos))
@@ -473,6 +478,22 @@ class Session implements MountSession, FsCore {
     this.#stats.reads++
     this.#stats.bytesRead += n
     return n
+  }
+
+  /** turns a read handle of a committed file into a handle of its copy-on-write, once one exists */
+  async #upgrade (fh: number, h: Extract<Handle, { kind: 'base' }>): Promise<Handle | undefined> {
+    let node = this.#nodes.get(h.rel)
+    if (node === undefined) {
+      const e = this.#journal?.get(h.rel)
+      if (e === undefined || e.t !== 'file' || e.origin !== h.stat.checksum) return undefined
+      node = await this.#exclusive(async () => await this.#openNode(h.rel, false))
+    } else {
+      if (node.origin !== h.stat.checksum) return undefined
+      node.refs++
+    }
+    const up: Handle = { kind: 'node', node, flags: C.O_RDONLY }
+    if (this.#handles.get(fh) === h) this.#handles.set(fh, up); else await this.#releaseNode(node)
+    return up
   }
 
   async write (path: string, fh: number, buf: Buffer, len: number, pos: number): Promise<number> {

@@ -79,9 +79,16 @@ declare module 'fuse-native' {
     attrTimeout?: number
   }
 
+  /** replies to the native side; `buf` is the ArrayBuffer fuse-native detaches after replying */
+  type Signal = (code: number, buf: ArrayBufferLike) => void
+
   class Fuse {
     constructor (mnt: string, ops: FuseOps, opts?: FuseNativeOptions)
     readonly mnt: string
+    protected ops: FuseOps
+    /** internal per-op dispatchers (index.js `_op_*`), overridable by a subclass */
+    protected _op_getxattr (signal: Signal, path: string, name: string, valueBuf: Buffer, position: number): void
+    protected _op_listxattr (signal: Signal, path: string, listBuf: Buffer): void
     mount (cb: (err: Error | null) => void): void
     unmount (cb: (err: Error | null) => void): void
     /** detaches a mount point; the instance's unmount calls this before releasing its thread */

@@ -22,8 +22,7 @@
 
 import { execFile } from 'node:child_process'
 import { readFile, readdir } from 'node:fs/promises'
-import { existsSync } from 'node:fs'
-import { constants as fsConstants } from 'node:fs'
+import { constants as fsConstants, existsSync } from 'node:fs'
 import { resolve as resolvePath } from 'node:path'
 import Fuse, { type FuseOps, type FuseStat } from 'fuse-native'
 import { LkError } from '../core/errors.js'
@@ -54,7 +53,7 @@ const SYSTEM_XATTR = /^(security|system|trusted)\./
 const UTIME_SPECIAL_MS = 1073
 
 /** Linux ENOSYS: only ever sent on purpose, never mapped from the core (see errno.ts) */
-const ENOSYS_SWITCHES_TO_NO_OPEN = 38
+const LINUX_ENOSYS = 38
 
 const DEBUG_ERRNOS = new Set<number>([ERRNO.ENOENT, ERRNO.ENODATA, ERRNO.EEXIST, ERRNO.ENOTEMPTY])
 
@@ -125,6 +124,40 @@ async function detach (mnt: string, lazy: boolean, log: Logger): Promise<void> {
  */
 export async function forceUnmount (mnt: string, log: Logger = silentLogger): Promise<void> {
   if (await isMounted(mnt)) await detach(resolvePath(mnt), true, log)
+}
+
+// --- xattr replies that respect the caller's buffer -----------------------------------------
+//
+// fuse-native 2.2.6 answers getxattr/listxattr with the full length even when the caller's
+// buffer is smaller; libfuse then replies with more bytes than it allocated (a heap over-read)
+// and the kernel rejects the reply, so the caller sees EIO. Python's os.getxattr probes with a
+// 128-byte buffer first, so any value longer than that failed. These two dispatchers replace
+// fuse-native's: a size probe (empty buffer) gets the size, a short buffer gets ERANGE.
+
+class LkFuse extends Fuse {
+  protected override _op_getxattr (signal: (code: number, buf: ArrayBufferLike) => void, path: string, name: string, valueBuf: Buffer, position: number): void {
+    const getxattr = this.ops.getxattr
+    if (getxattr === undefined) { signal(-LINUX_ENOSYS, valueBuf.buffer); return }
+    getxattr(path, name, position, (code, value) => {
+      if (code !== 0) signal(code, valueBuf.buffer)
+      else if (value === undefined) signal(-ERRNO.ENODATA, valueBuf.buffer)
+      else if (valueBuf.length === 0) signal(value.length, valueBuf.buffer)
+      else if (value.length > valueBuf.length) signal(-ERRNO.ERANGE, valueBuf.buffer)
+      else signal(value.copy(valueBuf), valueBuf.buffer)
+    })
+  }
+
+  protected override _op_listxattr (signal: (code: number, buf: ArrayBufferLike) => void, path: string, listBuf: Buffer): void {
+    const listxattr = this.ops.listxattr
+    if (listxattr === undefined) { signal(-LINUX_ENOSYS, listBuf.buffer); return }
+    listxattr(path, (code, names) => {
+      if (code !== 0 || names === undefined) { signal(code !== 0 ? code : -ERRNO.EIO, listBuf.buffer); return }
+      const packed = Buffer.from(names.map(n => n + '\0').join(''))
+      if (listBuf.length === 0) signal(packed.length, listBuf.buffer)
+      else if (packed.length > listBuf.length) signal(-ERRNO.ERANGE, listBuf.buffer)
+      else signal(packed.copy(listBuf), listBuf.buffer)
+    })
+  }
 }
 
 // --- handlers -----------------------------------------------------------------------------
@@ -255,7 +288,7 @@ class Handlers {
     if (this.#noOpen) {
       // ENOSYS from OPEN switches the connection to no-open: no OPEN/RELEASE for any file of this
       // mount again, reads carry fh 0 and use the adapter's own handles (ReadHandles).
-      ro.open = (_path, _flags, cb) => { cb(-ENOSYS_SWITCHES_TO_NO_OPEN) }
+      ro.open = (_path, _flags, cb) => { cb(-LINUX_ENOSYS) }
     } else {
       ro.open = (path, flags, cb) => {
         this.#call('open', path, () => core.open(path, flags), fh => { cb(0, fh) }, cb)
@@ -375,7 +408,7 @@ export const mountFuse: MountFuse = async (core, mountpointIn, opts) => {
   const timeoutSec = opts.attrTimeoutSec ?? (opts.immutable ? IMMUTABLE_TIMEOUT_SEC : undefined)
 
   const handlers = new Handlers(core, log, { readOnly, noOpen, xattrs: opts.xattrs ?? true })
-  const fuse = new Fuse(mountpoint, handlers.ops(), {
+  const fuse = new LkFuse(mountpoint, handlers.ops(), {
     timeout: opts.handlerTimeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS,
     // a stale mount left here by a crashed daemon (ENOTCONN) is detached before mounting
     force: true,

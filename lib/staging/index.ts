@@ -35,8 +35,8 @@ import type { Metadata, ObjectStat } from '../remote/types.js'
 
 /** the final state of one path (relative to the mount root, no leading '/') */
 export type StagedEntry =
-  /** content in a staging data file */
-  | { t: 'file', data: string, size: number, mtime: number, meta: Metadata }
+  /** content in a staging data file (`origin`: checksum of the committed object it was copied from) */
+  | { t: 'file', data: string, size: number, mtime: number, meta: Metadata, origin?: string }
   /** content of a base object (renamed, or metadata/mtime changed), with new metadata */
   | { t: 'ref', stat: ObjectStat, mtime: number, meta: Metadata }
   /** deleted (file, or a directory whose children are all deleted) */

@@ -2,7 +2,7 @@
 // a second daemon refused, `daemon stop`, SIGTERM, and a stale socket left by kill -9.
 
 import t from 'tap'
-import { existsSync, statSync, readFileSync } from 'node:fs'
+import { existsSync, statSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { alive, cliHome, waitGone } from '../support/cli.js'
 
@@ -76,4 +76,21 @@ t.test('kill -9 leaves a stale socket; the next command replaces it', async t =>
   const pid2 = lk.daemonPid()
   t.not(pid2, pid)
   t.match(readFileSync(join(lk.home, 'lk-mountd.log'), 'utf8'), /replacing a stale control socket/)
+})
+
+t.test('a daemon that cannot start: a clear error with the log path, never a hang', async t => {
+  const lk = cliHome(t)
+  const blocker = join(lk.home, 'not-a-dir')
+  writeFileSync(blocker, 'x')
+  lk.env.LK_MOUNT_SOCKET = join(blocker, 'lk.sock')
+  const started = Date.now()
+  let r = await lk.run(['repo', 'list'])
+  t.equal(r.code, 8, r.stderr)
+  t.match(r.stderr, /could not start the daemon: it exited with status/)
+  t.match(r.stderr, new RegExp(join(lk.home, 'lk-mountd.log').replace(/[.]/g, '\\.')))
+  t.ok(Date.now() - started < 15_000, 'bounded')
+  lk.env.LK_MOUNT_SOCKET = '/tmp/' + 'x'.repeat(120)
+  r = await lk.run(['repo', 'list'])
+  t.equal(r.code, 2, 'an over-long socket path is a usage error')
+  t.match(r.stderr, /LK_MOUNT_SOCKET/)
 })

@@ -224,6 +224,19 @@ export function conformanceSuite (t: SuiteTest, makeMount: MakeMount): void {
     t.equal(await errCode(d.stat('moved.bin')), 'ENOENT')
   })
 
+  withMount('write: a handle opened for reading sees writes made later through another handle', true, async (d, _m, t) => {
+    const r = await d.open('labels.csv', 'r')
+    try {
+      t.equal((await r.read(4, 0)).toString(), 'file')
+      const w = await d.open('labels.csv', 'r+')
+      try {
+        await w.write(Buffer.from('FILE'), 0)
+        await w.sync()
+      } finally { await w.close() }
+      t.equal((await r.read(4, 0)).toString(), 'FILE')
+    } finally { await r.close() }
+  })
+
   withMount('write: user.* xattrs are staged as object metadata', true, async (d, _m, t) => {
     await d.setxattr('README.md', 'user.stage', Buffer.from('raw'))
     t.equal((await d.getxattr('README.md', 'user.stage')).toString(), 'raw')

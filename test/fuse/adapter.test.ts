@@ -152,6 +152,18 @@ if (fuseAvailable(t)) {
     t.match(sec.stderr, /Operation not supported/, 'setting security.* is not supported (cp -a skips it)')
   })
 
+  t.test('regression: xattr values and lists longer than the caller\'s first buffer', async t => {
+    // Python probes with 128 bytes (values) and 256 bytes (lists) first; fuse-native used to
+    // answer with the full length, libfuse over-read its buffer and the caller got EIO
+    const core = new MemFs({ files: { '/f': 'x' } })
+    core.setXattrDirect('/f', 'user.long', 'v'.repeat(300))
+    for (let i = 0; i < 40; i++) core.setXattrDirect('/f', `user.name-number-${i}`, String(i))
+    const { dir } = await mountForTest(t, core)
+    const py = `import os, sys; p = sys.argv[1]; print(len(os.getxattr(p, 'user.long')), len(os.listxattr(p)))`
+    const r = await sh('python3', ['-c', py, join(dir, 'f')])
+    t.equal(r.stdout.trim(), '300 41', `python os.getxattr/listxattr: ${r.stderr}`)
+  })
+
   t.test('big_writes: large writes arrive in large requests', async t => {
     const core = new MemFs()
     const { dir } = await mountForTest(t, core)

@@ -128,7 +128,7 @@ t.test('SIGKILL during a big bulk commit: store consistent, next commit works', 
   await remote.createRepo(repo)
   const c0 = await remote.resolveRef(repo, 'main')
   for (const delay of [30, 150, 400]) {
-    const r = await runWorker(['big', dir, repo, 'main', '400000'], { killAfterStartMs: delay })
+    const r = await runWorker(['big', dir, repo, 'main', '2000000'], { killAfterStartMs: delay })
     t.equal(r.signal, 'SIGKILL', `killed ${delay} ms into the commit`)
     t.ok(await remote.verify(repo))
     t.equal(await remote.resolveRef(repo, 'main'), c0)
