@@ -1,9 +1,12 @@
 // What the lakeFS API costs over the in-process store: the same reads through LocalRemote and
-// through LakefsRemote → lk-mount serve (127.0.0.1, API data path), on one machine.
+// through LakefsRemote → lk-mount serve (127.0.0.1, API data path), on one machine; serve runs
+// in-process and, for a fair client number, as its own process (dist/daemon/serve.js).
 //   node dist/bench/lakefs-serve.js [bigMiB=64] [smallCount=500]
 
 import { createHash, randomBytes } from 'node:crypto'
+import { spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { BranchName, ObjectPath, RepoName } from '../lib/core/ids.js'
@@ -66,10 +69,27 @@ try {
     rows.push([`${name}: read ${bigMiB} MiB in 8 MiB ranges`, mbps(await readBig(r))])
     rows.push([`${name}: list + read ${smallCount} × 100 KiB`, ops(await readSmall(r))])
   }
-  for (const [k, v] of rows) console.log(`${k.padEnd(58)} ${v}`)
   await client.close()
   await server.close()
   await store.close()
+
+  // the same store served by a separate process: client and server no longer share a thread
+  const child = spawn(process.execPath, [fileURLToPath(new URL('../daemon/serve.js', import.meta.url)), '--store', join(dir, 'store'), '--listen', '127.0.0.1:0', '--access-key-id', 'AK'], { env: { ...process.env, LK_SERVE_SECRET_ACCESS_KEY: 'SK' }, stdio: ['ignore', 'pipe', 'ignore'] })
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = ''
+      child.stdout.on('data', (d: Buffer) => { out += d.toString(); const m = /listening on (\S+)/.exec(out); if (m?.[1] !== undefined) resolve(m[1]) })
+      child.once('exit', () => { reject(new Error('serve exited')) })
+    })
+    const remote = new LakefsRemote({ endpoint: url + '/api/v1', accessKeyId: 'AK', secretAccessKey: 'SK' })
+    await readBig(remote)
+    rows.push([`LakefsRemote → serve process: read ${bigMiB} MiB in 8 MiB ranges`, mbps(await readBig(remote))])
+    rows.push([`LakefsRemote → serve process: list + read ${smallCount} × 100 KiB`, ops(await readSmall(remote))])
+    await remote.close()
+  } finally {
+    child.kill('SIGTERM')
+  }
+  for (const [k, v] of rows) console.log(`${k.padEnd(64)} ${v}`)
 } finally {
   await rm(dir, { recursive: true, force: true })
 }

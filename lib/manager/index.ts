@@ -222,9 +222,7 @@ export class Manager implements MountManager {
         immutable: !rec.write,
         fsName: rec.uri,
         logger: log,
-        // read-only mounts go no-open (the adapter's default): the kernel stops sending
-        // open/release and the adapter serves fh-0 reads through its own handles (ReadHandles);
-        // measured in bench/: warm small-file epochs lose two JavaScript round trips per file
+        // read-only mounts use no-open (the default): the adapter holds its own read handles
       })
     } catch (e) {
       // nothing mounted: a fresh read-only or change-free mount leaves no record behind

@@ -91,8 +91,8 @@ interface Call {
 interface Reply { status: number, headers: Headers, buf: Buffer }
 
 const MAX_PAGE = 1000
-/** uploads commitChanges keeps in flight (each is staging location + PUT + link) */
-const COMMIT_UPLOADS_IN_FLIGHT = 8
+/** uploads (and resets) in flight at once during commitChanges */
+const UPLOAD_CONCURRENCY = 4
 const enc = encodeURIComponent
 const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
 
@@ -206,7 +206,8 @@ export class LakefsRemote implements Remote {
         }
         const code = networkCode(e)
         const sent = !NOT_SENT.has(code)
-        if (attempt >= this.#retries || (sent && !(idempotent && replayable))) {
+        // a body that cannot be replayed (a stream) may be partly consumed: never resend it
+        if (attempt >= this.#retries || !replayable || (sent && !idempotent)) {
           throw new LkError('LK_REMOTE_UNAVAILABLE', `lakeFS ${c.op}: cannot reach ${c.absolute !== undefined ? 'the object store' : this.#base} (${code}) after ${attempt + 1} attempt(s)`, { details: { network: code, attempts: attempt + 1 } })
         }
         retryReason = code
@@ -370,7 +371,7 @@ export class LakefsRemote implements Remote {
       metadata: { ...(o.metadata ?? {}) },
       physicalAddress: o.physical_address,
     }
-    this.#origins.set(o.physical_address, { repo, ref, path, checksum: o.checksum, expiresAt: expiry === undefined || expiry === 0 ? undefined : expiry * 1000 })
+    this.#origins.set(originKey(o.physical_address, path), { repo, ref, path, checksum: o.checksum, expiresAt: expiry === undefined || expiry === 0 ? undefined : expiry * 1000 })
     return stat
   }
 
@@ -385,6 +386,13 @@ export class LakefsRemote implements Remote {
     }
     if (!path.startsWith(prefix)) throw new LkError('LK_BAD_PATH', `the lakeFS server returned ${JSON.stringify(p)} outside the requested prefix ${JSON.stringify(prefix)}`, { details: { path: p } })
     return path
+  }
+
+  /** what the server says about itself (GET /config, authenticated): a cheap credentials check */
+  async serverInfo (): Promise<{ version: string | undefined, blockstore: string | undefined, presign: boolean }> {
+    const c = await this.#json<S['Config']>({ op: 'read server config', method: 'GET', path: '/config', ok: [200] })
+    const storage = c.storage_config ?? c.storage_config_list?.[0]
+    return { version: c.version_config?.version, blockstore: storage?.blockstore_type, presign: storage?.pre_sign_support === true }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -512,54 +520,51 @@ export class LakefsRemote implements Remote {
     }
     const touched = new Set<string>(changes.map(c => c.path))
     const head = await this.resolveRef(repo, branch)
-    if (head !== opts.base) {
-      // what changed on the branch since our base, intersected with what we touch
-      const conflicts: string[] = []
-      let after = ''
-      for (;;) {
-        const page = await this.diff(repo, opts.base, head, { after, amount: MAX_PAGE })
-        for (const e of page.entries) if (touched.has(e.path)) conflicts.push(e.path)
-        if (!page.hasMore) break
-        after = page.nextAfter
-      }
-      if (conflicts.length > 0) {
-        throw new LkError('LK_CONFLICT', `branch ${branch} changed ${conflicts.length} of your paths since ${opts.base.slice(0, 12)} (${conflicts.slice(0, 3).join(', ')}${conflicts.length > 3 ? ', ...' : ''})`, { details: { conflicts, base: opts.base, head } })
-      }
-    }
-    const deletes: ObjectPath[] = []
+    await this.#refuseConflicts(repo, branch, opts.base, head, touched)
+    const deletes: ObjectPath[] = changes.filter(c => c.op === 'delete').map(c => c.path)
     try {
-      // Staging is per path and every path appears once, so the uploads are independent: several
-      // in flight hide the three round trips (staging location, PUT, link) each one costs. The
-      // first failure stops handing out new ones; the catch below resets whatever was staged.
-      const puts = changes.filter(c => c.op !== 'delete')
-      for (const c of changes) if (c.op === 'delete') deletes.push(c.path)
-      let next = 0
-      let failed = false
-      const worker = async (): Promise<void> => {
-        while (!failed && next < puts.length) {
-          const c = puts[next++]
-          if (c === undefined) continue
-          const put: PutOptions = {}
-          if (c.contentType !== undefined) put.contentType = c.contentType
-          if (c.metadata !== undefined) put.metadata = c.metadata
-          if (c.mtime !== undefined) put.mtime = c.mtime
-          try {
-            await this.putObject(repo, branch, c.path, c.content, put)
-          } catch (e) {
-            failed = true
-            throw e
-          }
-        }
-      }
-      const settled = await Promise.allSettled(Array.from({ length: Math.min(COMMIT_UPLOADS_IN_FLIGHT, puts.length) }, worker))
-      const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')
-      if (rejected !== undefined) throw rejected.reason
+      // uploads in parallel (bounded): small files are bound by round trips, not bandwidth
+      await mapLimit(changes, UPLOAD_CONCURRENCY, async c => {
+        if (c.op !== 'put') return
+        const put: PutOptions = {}
+        if (c.contentType !== undefined) put.contentType = c.contentType
+        if (c.metadata !== undefined) put.metadata = c.metadata
+        if (c.mtime !== undefined) put.mtime = c.mtime
+        await this.putObject(repo, branch, c.path, c.content, put)
+      })
       if (deletes.length > 0) await this.deleteObjects(repo, branch, deletes)
-      return await this.commit(repo, branch, { message: opts.message, metadata: opts.metadata ?? {}, ...(opts.committer === undefined ? {} : { committer: opts.committer }), allowEmpty: true })
+      // the branch may have moved while we uploaded: check again right before committing, so the
+      // window in which another writer's commit of the same paths goes unnoticed is one request
+      const now = await this.resolveRef(repo, branch)
+      if (now !== head) await this.#refuseConflicts(repo, branch, head, now, touched)
+      const commit = await this.commit(repo, branch, { message: opts.message, metadata: opts.metadata ?? {}, ...(opts.committer === undefined ? {} : { committer: opts.committer }), allowEmpty: true })
+      if (commit.parents[0] !== now) {
+        // lakeFS has no "commit only if the head is X": say so when the race was lost
+        this.#log.warn('the branch moved during commitChanges; the commit went on top of a commit that was not checked for conflicts', { repo, branch, checked: now, parent: commit.parents[0], commit: commit.id })
+      }
+      return commit
     } catch (e) {
       // leave the branch as we found it: drop what we staged (best effort) before reporting
-      await Promise.allSettled([...touched].map(async p => { await this.resetBranch(repo, branch, { type: 'object', path: p as ObjectPath }) }))
+      await mapLimit([...touched], UPLOAD_CONCURRENCY, async p => {
+        try { await this.resetBranch(repo, branch, { type: 'object', path: p as ObjectPath }) } catch {}
+      })
       throw e
+    }
+  }
+
+  /** LK_CONFLICT when the commits between `from` and `to` changed any touched path */
+  async #refuseConflicts (repo: RepoName, branch: BranchName, from: CommitId, to: CommitId, touched: Set<string>): Promise<void> {
+    if (from === to) return
+    const conflicts: string[] = []
+    let after = ''
+    for (;;) {
+      const page = await this.diff(repo, from, to, { after, amount: MAX_PAGE })
+      for (const e of page.entries) if (touched.has(e.path)) conflicts.push(e.path)
+      if (!page.hasMore) break
+      after = page.nextAfter
+    }
+    if (conflicts.length > 0) {
+      throw new LkError('LK_CONFLICT', `branch ${branch} changed ${conflicts.length} of your paths since ${from.slice(0, 12)} (${conflicts.slice(0, 3).join(', ')}${conflicts.length > 3 ? ', ...' : ''})`, { details: { conflicts, base: from, head: to } })
     }
   }
 
@@ -595,7 +600,7 @@ export class LakefsRemote implements Remote {
     const stop = Math.min(end, stat.size)
     if (stop <= start) return Buffer.alloc(0)
     const range = `bytes=${start}-${stop - 1}`
-    const origin = this.#origins.get(stat.physicalAddress)
+    const origin = this.#origins.get(originKey(stat.physicalAddress, stat.path))
     if (/^https?:\/\//.test(stat.physicalAddress)) {
       // a presigned URL: straight to the object store, never with our Authorization header
       let url = origin?.freshUrl ?? stat.physicalAddress
@@ -641,8 +646,8 @@ export class LakefsRemote implements Remote {
       throw new LkError('LK_OBJECT_NOT_FOUND', `lakeFS read ${stat.path}: the object changed since it was listed`, { errno: 'ESTALE' })
     }
     origin.freshUrl = fresh.physicalAddress
-    origin.expiresAt = this.#origins.get(fresh.physicalAddress)?.expiresAt
-    this.#origins.set(stat.physicalAddress, origin)
+    origin.expiresAt = this.#origins.get(originKey(fresh.physicalAddress, fresh.path))?.expiresAt
+    this.#origins.set(originKey(stat.physicalAddress, stat.path), origin)
     return fresh.physicalAddress
   }
 
@@ -838,10 +843,30 @@ async function readBody (res: Response): Promise<Buffer> {
   return Buffer.concat(chunks)
 }
 
+/**
+ * Origins are keyed by address and path together: stores that deduplicate content (the embedded
+ * one) give several paths one physical address, and each path must keep its own ref.
+ */
+const originKey = (physicalAddress: string, path: string): string => `${physicalAddress}\n${path}`
+
 /** s3://bucket/key → parts; undefined for any other address */
 function parseS3Address (address: string): { bucket: string, key: string } | undefined {
   const m = /^s3a?:\/\/([^/]+)\/(.+)$/.exec(address)
   return m?.[1] === undefined || m[2] === undefined ? undefined : { bucket: m[1], key: m[2] }
+}
+
+/** runs fn over items with at most `limit` in flight; rejects with the first failure after all settle */
+async function mapLimit<T> (items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  let failure: { e: unknown } | undefined
+  const worker = async (): Promise<void> => {
+    while (next < items.length && failure === undefined) {
+      const item = items[next++] as T
+      try { await fn(item) } catch (e) { failure ??= { e } }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  if (failure !== undefined) throw failure.e
 }
 
 /** bytes in a content, when known */

@@ -6,7 +6,8 @@
 // updateObjectUserMetadata answers 204, not the spec's 201.
 
 import { createHash, randomUUID } from 'node:crypto'
-import { createReadStream } from 'node:fs'
+import { once } from 'node:events'
+import { createReadStream, createWriteStream } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { join } from 'node:path'
@@ -54,6 +55,8 @@ interface Deps {
   defaultNamespacePrefix: string
   /** lifetime of presigned URLs handed out */
   presignSeconds: number
+  /** the one user there is (getCurrentUser) */
+  accessKeyId: string
 }
 
 const MAX_PAGE = 1000
@@ -234,8 +237,49 @@ async function withUpload<T> (d: Deps, c: Ctx, fn: (file: string, got: ReceivedF
 // ------------------------------------------------------------------------------------------------
 // the table
 
+/**
+ * Staging writes to one branch, one at a time. The embedded store (as merged on 2026-11-26)
+ * loses concurrent staging writes to one branch from one process (N parallel setObjectMetadata
+ * calls: none lands, or a torn staging record): until that is fixed in lib/store, the server —
+ * whose HTTP clients (lakectl, the lk-mount client) do upload in parallel — orders them. The
+ * bodies are still received in parallel; only the store call waits.
+ */
+class BranchWriteQueue {
+  readonly #tails = new Map<string, Promise<unknown>>()
+  async run<T> (repo: string, branch: string, fn: () => Promise<T>): Promise<T> {
+    const key = `${repo}\0${branch}`
+    const prev = this.#tails.get(key) ?? Promise.resolve()
+    const next = prev.then(fn, fn)
+    const tail = next.catch(() => {})
+    this.#tails.set(key, tail)
+    try {
+      return await next
+    } finally {
+      if (this.#tails.get(key) === tail) this.#tails.delete(key)
+    }
+  }
+}
+
 export function routes (d: Deps): Handler[] {
-  const r = d.remote
+  const q = new BranchWriteQueue()
+  const base = d.remote
+  // the Remote as the handlers see it: staging writes go through the per-branch queue; every
+  // other member is the Remote's own, bound to it (implementations keep #private state)
+  const queued: Partial<Remote> = {
+    putObject: async (...a) => await q.run(a[0], a[1], async () => await base.putObject(...a)),
+    deleteObjects: async (...a) => await q.run(a[0], a[1], async () => await base.deleteObjects(...a)),
+    setObjectMetadata: async (...a) => await q.run(a[0], a[1], async () => await base.setObjectMetadata(...a)),
+    resetBranch: async (...a) => await q.run(a[0], a[1], async () => await base.resetBranch(...a)),
+  }
+  const exists = async (repo: RepoName, branch: BranchName, path: ObjectPath): Promise<boolean> => await existsOn(r, repo, branch, path)
+  const r = new Proxy(base, {
+    get (target, prop) {
+      const own = (queued as Record<string | symbol, unknown>)[prop]
+      if (own !== undefined) return own
+      const v: unknown = Reflect.get(target, prop, target)
+      return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(target) : v
+    },
+  })
   const table: Handler[] = []
   const add = (method: string, path: string, operationId: string, run: Handler['run'], auth = true): void => {
     table.push({ method, segments: path.split('/').filter(s => s !== ''), operationId, run, auth })
@@ -257,6 +301,10 @@ export function routes (d: Deps): Handler[] {
   add('GET', 'config', 'getConfig', async () => ({ status: 200, body: { version_config: { version: 'lk-mount-serve-0.1.0' }, storage_config: storageConfig(), storage_config_list: [storageConfig()] } satisfies S['Config'] }))
   add('GET', 'config/storage', 'getStorageConfig', async () => ({ status: 200, body: storageConfig() }))
   add('GET', 'config/version', 'getLakeFSVersion', async () => ({ status: 200, body: { version: 'lk-mount-serve-0.1.0' } satisfies S['VersionConfig'] }))
+
+  // lakectl (doctor, and some commands) asks who it is: the one configured key
+  const started = Math.floor(Date.now() / 1000)
+  add('GET', 'user', 'getCurrentUser', async () => ({ status: 200, body: { user: { id: d.accessKeyId, creation_date: started } } satisfies S['CurrentUser'] }))
 
   // repositories
   add('GET', 'repositories', 'listRepositories', async c => {
@@ -466,8 +514,45 @@ export function routes (d: Deps): Handler[] {
     const branch = branchParam(c)
     const path = pathParam(c.query)
     const metadata = headerMetadata(c.req)
+    const ifNoneMatch = c.req.headers['if-none-match']
+    if (ifNoneMatch !== undefined) {
+      // lakeFS: only "*" (create, never overwrite) is supported
+      if (ifNoneMatch !== '*') throw bad('Unsupported value for If-None-Match - Only "*" is supported')
+      if (await exists(repo, branch, path)) throw new LkError('LK_REF_MOVED', 'path already exists')
+    }
     const stat = await withUpload(d, c, async (file, got) => await r.putObject(repo, branch, path, { kind: 'file', file, size: got.size, sha256: got.sha256 }, { contentType: got.contentType ?? 'application/octet-stream', metadata }))
     return { status: 201, body: await statJson(d, stat, { presign: false, userMetadata: true }) }
+  })
+  add('POST', 'repositories/:repository/branches/:branch/objects/copy', 'copyObject', async c => {
+    const repo = repoParam(c)
+    const branch = branchParam(c)
+    const dest = objectPath(c.query.get('dest_path') ?? '')
+    const b = obj(await readJson(c.req), 'copy object')
+    const srcPath = objectPath(str(b, 'src_path', true))
+    const srcRef = refParam(str(b, 'src_ref') ?? branch)
+    const src = await r.statObject(repo, srcRef, srcPath)
+    await findRef(await r.listBranches(repo), branch, 'branch')
+    // the store is content-addressed: the copy re-adds the same bytes under the same hash (no
+    // new blob); through the Remote contract that means reading them once
+    const file = join(d.tmpDir, `copy-${randomUUID()}`)
+    try {
+      const h = createHash('sha256')
+      const out = createWriteStream(file)
+      try {
+        for (let off = 0; off < src.size; off += READ_CHUNK) {
+          const chunk = await r.readRange(repo, src, off, Math.min(src.size, off + READ_CHUNK))
+          if (chunk.length === 0) break
+          h.update(chunk)
+          if (!out.write(chunk)) await once(out, 'drain')
+        }
+      } finally {
+        await new Promise<void>((resolve, reject) => { out.once('error', reject); out.end(resolve) })
+      }
+      const stat = await r.putObject(repo, branch, dest, { kind: 'file', file, size: src.size, sha256: h.digest('hex') }, { contentType: src.contentType, metadata: src.metadata })
+      return { status: 201, body: await statJson(d, stat, { presign: false, userMetadata: true }) }
+    } finally {
+      await rm(file, { force: true })
+    }
   })
   add('DELETE', 'repositories/:repository/branches/:branch/objects', 'deleteObject', async c => {
     await r.deleteObjects(repoParam(c), branchParam(c), [pathParam(c.query)])
@@ -540,6 +625,17 @@ export function routes (d: Deps): Handler[] {
   })
 
   return table
+}
+
+/** whether a path exists on a branch (staging included) */
+async function existsOn (r: Remote, repo: RepoName, branch: BranchName, path: ObjectPath): Promise<boolean> {
+  try {
+    await r.statObject(repo, branch, path)
+    return true
+  } catch (e) {
+    if (e instanceof LkError && e.code === 'LK_OBJECT_NOT_FOUND') return false
+    throw e
+  }
 }
 
 async function hashFile (file: string): Promise<{ size: number, sha256: string }> {

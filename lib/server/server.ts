@@ -137,6 +137,7 @@ export async function startServer (opts: ServerOptions): Promise<RunningServer> 
     blockstoreType: opts.blockstoreType ?? (opts.presigner === undefined ? 'local' : 's3'),
     defaultNamespacePrefix: opts.defaultNamespacePrefix ?? 'local://',
     presignSeconds: opts.presignExpirySeconds ?? 15 * 60,
+    accessKeyId: opts.accessKeyId,
   })
 
   const authorised = (req: IncomingMessage): boolean => {

@@ -78,3 +78,23 @@ t.test('loadLakefsConfig reads the file named by HOME, and an explicit --config 
   t.equal(c?.accessKeyId, 'AKENV')
   await t.rejects(loadLakefsConfig({ configFile: join(home, 'missing.yaml') }, { HOME: home }), { code: 'LK_USAGE' })
 })
+
+t.test('openLakefsRemote: lakectl config to a checked client', async t => {
+  const { LocalRemote } = await import('../../lib/remote/local.js')
+  const { startServer } = await import('../../lib/server/server.js')
+  const { openLakefsRemote } = await import('../../lib/remote/lakefs-open.js')
+  const dir = mkdtempSync(join(tmpdir(), 'lk-open-'))
+  const store = await LocalRemote.open({ dir: join(dir, 'store') })
+  const server = await startServer({ remote: store, listen: '127.0.0.1:0', accessKeyId: 'AKOPEN', secretAccessKey: 'open-secret' })
+  t.teardown(async () => { await server.close(); await store.close(); rmSync(dir, { recursive: true, force: true }) })
+  writeFileSync(join(dir, '.lakectl.yaml'), `server:\n  endpoint_url: ${server.url}\ncredentials:\n  access_key_id: AKOPEN\n  secret_access_key: open-secret\n`)
+  const r = await openLakefsRemote({ env: { HOME: dir } })
+  t.ok(r, 'a client from ~/.lakectl.yaml')
+  t.same(await r?.listRepos(), [])
+  t.same(await r?.serverInfo(), { version: 'lk-mount-serve-0.1.0', blockstore: 'local', presign: false })
+  await r?.close()
+  const e = await openLakefsRemote({ env: { HOME: dir, LAKECTL_CREDENTIALS_SECRET_ACCESS_KEY: 'wrong-one' } }).catch((err: unknown) => err) as LkError
+  t.equal(e.code, 'LK_CREDENTIALS', 'a wrong secret (env beats the file) fails at open')
+  t.notMatch(e.message, /wrong-one|open-secret/)
+  t.equal(await openLakefsRemote({ env: { HOME: join(dir, 'nowhere') } }), undefined, 'nothing configured: undefined')
+})

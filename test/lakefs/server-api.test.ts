@@ -149,6 +149,21 @@ t.test('raw API through the spec proxy', async t => {
   const diff = await j(await call('GET', '/repositories/repo-a/branches/main/diff'))
   t.same(diff.results.map((d: { path: string, type: string }) => [d.path, d.type]), [['n0', 'removed'], ['n1', 'removed']])
 
+  // who am I (lakectl doctor), copy, create-only uploads
+  const me = await j(await call('GET', '/user'))
+  t.equal(me.user.id, AK)
+  const cp = await call('POST', '/repositories/repo-a/branches/dev/objects/copy?dest_path=copied/data.csv', { json: { src_path: 'dir/data.csv', src_ref: 'main' } })
+  t.equal(cp.status, 201)
+  const cpJson = await j(cp)
+  t.equal(cpJson.checksum, upJson.checksum, 'same content, same checksum')
+  t.same(cpJson.metadata, { owner: 'team-a' }, 'metadata copied')
+  t.equal(await (await call('GET', '/repositories/repo-a/refs/dev/objects?path=copied/data.csv')).text(), '0123456789abcdef')
+  t.equal((await call('POST', '/repositories/repo-a/branches/dev/objects/copy?dest_path=x', { json: { src_path: 'nope' } })).status, 404)
+  const createOnly = { 'content-type': 'application/octet-stream', 'if-none-match': '*' }
+  t.equal((await call('POST', '/repositories/repo-a/branches/dev/objects?path=copied/data.csv', { body: Buffer.from('x'), headers: createOnly })).status, 412, 'If-None-Match: * on an existing path')
+  t.equal((await call('POST', '/repositories/repo-a/branches/dev/objects?path=fresh.txt', { body: Buffer.from('x'), headers: createOnly })).status, 201)
+  t.equal((await call('POST', '/repositories/repo-a/branches/dev/objects?path=fresh2.txt', { body: Buffer.from('x'), headers: { ...createOnly, 'if-none-match': '"abc"' } })).status, 400)
+
   // unknown operations and malformed bodies
   t.equal((await call('GET', '/no/such/thing')).status, 404)
   t.equal((await call('POST', '/repositories', { body: '{not json', headers: { 'content-type': 'application/json' } })).status, 400)
@@ -187,4 +202,23 @@ t.test('an upload cut off mid-body leaves no temporary file and nothing staged',
   t.same((await store.diffStaged(R('cut-repo'), B('main'))).entries, [], 'nothing staged')
   const ok = await fetch(`${server.endpoint}/repositories/cut-repo`, { headers: { authorization: AUTH } })
   t.equal(ok.status, 200)
+})
+
+t.test('parallel staging writes to one branch all land (the server orders them per branch)', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'lk-serve-par-'))
+  const store = await LocalRemote.open({ dir, fsync: false })
+  const server = await startServer({ remote: store, listen: '127.0.0.1:0', accessKeyId: AK, secretAccessKey: SK })
+  t.teardown(async () => { await server.close(); await store.close(); await rm(dir, { recursive: true, force: true }) })
+  await store.createRepo(R('par-repo'))
+  const put = async (i: number): Promise<number> => (await fetch(`${server.endpoint}/repositories/par-repo/branches/main/objects?path=p/${i}`, { method: 'POST', headers: { authorization: AUTH, 'content-type': 'application/octet-stream' }, body: Buffer.alloc(100 * i + 1, i) })).status
+  const meta = async (i: number): Promise<number> => (await fetch(`${server.endpoint}/repositories/par-repo/branches/main/objects/stat/user_metadata?path=p/${i}`, { method: 'PUT', headers: { authorization: AUTH, 'content-type': 'application/json' }, body: JSON.stringify({ set: { i: String(i) } }) })).status
+  const n = 16
+  t.same(await Promise.all(Array.from({ length: n }, async (_, i) => await put(i))), Array(n).fill(201))
+  t.same(await Promise.all(Array.from({ length: n }, async (_, i) => await meta(i))), Array(n).fill(204))
+  let ok = 0
+  for (let i = 0; i < n; i++) {
+    const s = await store.statObject(R('par-repo'), 'main', `p/${i}` as never)
+    if (s.size === 100 * i + 1 && s.metadata.i === String(i)) ok++
+  }
+  t.equal(ok, n, 'every object with its size and metadata')
 })
