@@ -38,11 +38,32 @@ pack() {
   cp "$(command -v node)" "$stage/lk-mount/bin/node"
   cp -r dist package.json "$stage/lk-mount/"
   cp bench/gpu-node.sh bench/gpu_dataloader.py "$stage/lk-mount/bench/"
-  # production dependencies only (tap and typescript stay behind)
-  local dep rel
-  npm ls --omit=dev --all --parseable 2>/dev/null | tail -n +2 | while read -r dep; do
-    rel=${dep#"$here"/}
-    case "$rel" in node_modules/*) mkdir -p "$stage/lk-mount/$(dirname "$rel")"; cp -rL "$dep" "$stage/lk-mount/$rel" ;; esac
+  # production dependencies only (tap and typescript stay behind): the closure of package.json's
+  # "dependencies" over the flat node_modules (a package's own nested node_modules go with it)
+  local dep
+  node -e '
+    const fs = require("fs"), path = require("path")
+    const root = process.argv[1], seen = new Set()
+    const visit = (name, from) => {
+      for (let d = from; ; d = path.dirname(d)) {
+        const dir = path.join(d, "node_modules", name)
+        if (fs.existsSync(path.join(dir, "package.json"))) {
+          const rel = path.relative(root, dir)
+          if (seen.has(rel)) return
+          seen.add(rel)
+          const pj = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"))
+          for (const n of Object.keys({ ...pj.dependencies, ...pj.optionalDependencies })) visit(n, dir)
+          return
+        }
+        if (d === root || d === path.dirname(d)) return
+      }
+    }
+    const pj = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"))
+    for (const n of Object.keys(pj.dependencies ?? {})) visit(n, root)
+    console.log([...seen].filter(r => !r.startsWith("..")).join("\n"))
+  ' "$here" | while read -r dep; do
+    mkdir -p "$stage/lk-mount/$(dirname "$dep")"
+    cp -rL "$here/$dep" "$stage/lk-mount/$dep"
   done
   tar -C "$stage" -czf "$out" lk-mount
   echo "bundle: $out ($(du -h "$out" | cut -f1)); on the GPU node: tar xzf $(basename "$out") && cd lk-mount && bench/gpu-node.sh run"
