@@ -64,6 +64,11 @@ export interface DaemonOptions {
 }
 
 const DEFAULT_CACHE_BYTES = 10 * 1024 ** 3
+/**
+ * chunks (8 MiB each) fetched ahead of a sequential reader: one range GET runs well below what
+ * the object store gives to several at once, so a cold big-file read needs a few in flight
+ */
+const READ_AHEAD_CHUNKS = 4
 /** below the unit's TimeoutStartSec=120 */
 const DECLARED_READY_WAIT_MS = 60_000
 
@@ -148,7 +153,7 @@ export async function runDaemon (o: DaemonOptions): Promise<void> {
     const d = resolve(dir ?? o.cacheDir)
     let p = caches.get(d)
     if (p === undefined) {
-      p = ContentCache.open({ dir: d, maxBytes: d === resolve(o.cacheDir) ? o.cacheBytes : (maxBytes ?? o.cacheBytes), log: log.child({ cache: d }) })
+      p = ContentCache.open({ dir: d, maxBytes: d === resolve(o.cacheDir) ? o.cacheBytes : (maxBytes ?? o.cacheBytes), readAhead: READ_AHEAD_CHUNKS, log: log.child({ cache: d }) })
       caches.set(d, p)
       p.catch(() => { caches.delete(d) })
     }

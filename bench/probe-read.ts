@@ -1,0 +1,91 @@
+// Profiling probe for the cold read path (not part of the suite): where does a cold sequential
+// read of a big object spend its time? Measures, against RGW + `lk-mount serve` with S3 blobs:
+//   1. LakefsRemote.readRange of whole chunks, one at a time and N in flight;
+//   2. ContentCache.read in 128 KiB kernel-sized reads (what a FUSE mount asks), fresh cache.
+//   npx tsc -p . && node dist/bench/probe-read.js [MiB=128] [chunkMiB=8] [readAhead=2]
+
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { get as httpGet, Agent } from 'node:http'
+import { startRgw } from '../test/support/rgw.js'
+import { LocalRemote } from '../lib/remote/local.js'
+import { LakefsRemote } from '../lib/remote/lakefs.js'
+import { S3BlobStore } from '../lib/store/blobs-s3.js'
+import { S3Presigner } from '../lib/server/presign-s3.js'
+import { startServer } from '../lib/server/server.js'
+import { ContentCache } from '../lib/cache/index.js'
+import { branchName, repoName, type ObjectPath } from '../lib/core/ids.js'
+
+const MiB = 1024 * 1024
+const size = Number(process.argv[2] ?? 128) * MiB
+const chunk = Number(process.argv[3] ?? 8) * MiB
+const readAhead = Number(process.argv[4] ?? 2)
+const dir = await mkdtemp(join(tmpdir(), 'lk-probe-'))
+const rgw = await startRgw({ memstoreBytes: 4 * size + (256 << 20) })
+try {
+  await rgw.createBucket('probe')
+  const creds = { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey }
+  const blobs = new S3BlobStore({ bucket: 'probe', prefix: 'lk', endpoint: rgw.endpoint, credentials: creds })
+  const store = await LocalRemote.open({ dir: join(dir, 'store'), blobs, fsync: false })
+  const repo = repoName('probe')
+  await store.createRepo(repo)
+  const data = randomBytes(size)
+  const sha = createHash('sha256').update(data).digest('hex')
+  await blobs.put(sha, { kind: 'buffer', data })
+  await store.commitSortedEntries(repo, branchName('main'), [{ path: 'big.bin', checksum: sha, size }], { message: 'probe' })
+  const presigner = new S3Presigner({ bucket: 'probe', prefix: 'lk', endpoint: rgw.endpoint, ...creds })
+  const server = await startServer({ remote: store, listen: '127.0.0.1:0', accessKeyId: 'AK', secretAccessKey: 'SK', presigner })
+  const client = new LakefsRemote({ endpoint: server.endpoint, accessKeyId: 'AK', secretAccessKey: 'SK' })
+  const stat = await client.statObject(repo, 'main', 'big.bin' as ObjectPath)
+  console.log(`physical address: ${stat.physicalAddress.slice(0, 60)}...`)
+
+  // the same ranges with node:http (no fetch/web streams), to tell the client's cost from the server's
+  const agent = new Agent({ keepAlive: true })
+  const httpRange = async (off: number, end: number): Promise<number> => await new Promise((resolve, reject) => {
+    httpGet(stat.physicalAddress, { agent, headers: { range: `bytes=${off}-${end - 1}` } }, res => {
+      let n = 0
+      res.on('data', (d: Buffer) => { n += d.length })
+      res.on('end', () => { resolve(n) })
+      res.on('error', reject)
+    }).on('error', reject)
+  })
+  for (const inflight of [1, 2, 4]) {
+    const t0 = performance.now()
+    let next = 0
+    await Promise.all(Array.from({ length: inflight }, async () => {
+      while (next * chunk < size) {
+        const off = (next++) * chunk
+        await httpRange(off, Math.min(size, off + chunk))
+      }
+    }))
+    console.log(`node:http ${chunk / MiB} MiB ranges, ${inflight} in flight: ${(size / MiB / ((performance.now() - t0) / 1000)).toFixed(0)} MiB/s`)
+  }
+  agent.destroy()
+
+  for (const inflight of [1, 2, 4]) {
+    const t0 = performance.now()
+    let next = 0
+    await Promise.all(Array.from({ length: inflight }, async () => {
+      while (next * chunk < size) {
+        const off = (next++) * chunk
+        await client.readRange(repo, stat, off, Math.min(size, off + chunk))
+      }
+    }))
+    console.log(`readRange ${chunk / MiB} MiB chunks, ${inflight} in flight: ${(size / MiB / ((performance.now() - t0) / 1000)).toFixed(0)} MiB/s`)
+  }
+
+  const cache = await ContentCache.open({ dir: join(dir, 'cache'), maxBytes: 4 * size, chunkSize: chunk, readAhead })
+  const buf = Buffer.alloc(128 * 1024)
+  const t0 = performance.now()
+  for (let pos = 0; pos < size; pos += buf.length) await cache.read({ remote: client, repo, stat }, buf, buf.length, pos)
+  console.log(`ContentCache.read 128 KiB sequential, chunk ${chunk / MiB} MiB, read-ahead ${readAhead}: ${(size / MiB / ((performance.now() - t0) / 1000)).toFixed(0)} MiB/s`)
+  await cache.close()
+  await client.close()
+  await server.close()
+  await store.close()
+} finally {
+  await rgw.stop()
+  await rm(dir, { recursive: true, force: true })
+}
