@@ -77,8 +77,11 @@ async function main (): Promise<void> {
         while (next < size) {
           const start = next
           next += part
-          const r = await rgw.client.send(new GetObjectCommand({ Bucket: 'bench', Key: key, Range: `bytes=${start}-${Math.min(size, start + part) - 1}` }))
-          got += (await r.Body?.transformToByteArray())?.length ?? 0
+          const want = Math.min(size, start + part) - start
+          const r = await rgw.client.send(new GetObjectCommand({ Bucket: 'bench', Key: key, Range: `bytes=${start}-${start + want - 1}` }))
+          const n = (await r.Body?.transformToByteArray())?.length ?? 0
+          if (n !== want) throw new Error(`range at ${start}: ${n} of ${want} bytes (content-range ${r.ContentRange ?? '?'})`)
+          got += n
         }
       }
       await Promise.all(Array.from({ length: 8 }, worker))
