@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { cliHome } from '../support/cli.js'
-import { startServe } from '../support/serve.js'
+import { lakefsCli, startServe } from '../support/serve.js'
 import { shortTmp } from '../support/tmp.js'
 
 const AK = 'AKCLISERVE'
@@ -16,14 +16,7 @@ const SK = 'cli-serve-secret-never-printed'
 t.test('versioning CLI and a write mount through the lakeFS backend', async t => {
   const dir = shortTmp(t, 'lkcs-')
   const { url } = await startServe(t, { dir, accessKeyId: AK, secretAccessKey: SK })
-  const cli = cliHome(t)
-  Object.assign(cli.env, { LAKECTL_SERVER_ENDPOINT_URL: url, LAKECTL_CREDENTIALS_ACCESS_KEY_ID: AK, LAKECTL_CREDENTIALS_SECRET_ACCESS_KEY: SK })
-  t.teardown(async () => { await cli.killDaemon() })
-  const ok = async (args: string[]): Promise<string> => {
-    const r = await cli.run(args)
-    t.equal(r.code, 0, `lk-mount ${args.join(' ')}`, { stderr: r.stderr })
-    return r.stdout
-  }
+  const { cli, ok } = lakefsCli(t, { url, accessKeyId: AK, secretAccessKey: SK })
 
   const data = join(dir, 'data')
   await mkdir(join(data, 'train'), { recursive: true })

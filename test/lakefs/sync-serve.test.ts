@@ -4,8 +4,7 @@
 import t from 'tap'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { cliHome } from '../support/cli.js'
-import { startServe } from '../support/serve.js'
+import { lakefsCli, startServe } from '../support/serve.js'
 import { waitFor } from '../support/sync.js'
 import { shortTmp } from '../support/tmp.js'
 
@@ -15,14 +14,7 @@ const SK = 'sync-serve-secret'
 t.test('sync a branch of lk-mount serve: materialise, edit, commit, stop', async t => {
   const dir = shortTmp(t, 'lkss-')
   const { url } = await startServe(t, { dir, accessKeyId: AK, secretAccessKey: SK })
-  const cli = cliHome(t)
-  Object.assign(cli.env, { LAKECTL_SERVER_ENDPOINT_URL: url, LAKECTL_CREDENTIALS_ACCESS_KEY_ID: AK, LAKECTL_CREDENTIALS_SECRET_ACCESS_KEY: SK })
-  t.teardown(async () => { await cli.killDaemon() })
-  const ok = async (args: string[]): Promise<string> => {
-    const r = await cli.run(args)
-    t.equal(r.code, 0, `lk-mount ${args.join(' ')}`, { stderr: r.stderr })
-    return r.stdout
-  }
+  const { cli, ok } = lakefsCli(t, { url, accessKeyId: AK, secretAccessKey: SK })
 
   const data = join(dir, 'data')
   await mkdir(join(data, 'sub'), { recursive: true })

@@ -4,6 +4,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { Test } from 'tap'
+import { cliHome, type CliHome } from './cli.js'
 
 const SERVE = fileURLToPath(new URL('../../daemon/serve.js', import.meta.url))
 
@@ -33,4 +35,20 @@ export async function startServe (t: { teardown (fn: () => unknown): void }, o: 
     child.on('exit', code => { clearTimeout(timer); reject(new Error(`serve exited ${String(code)}: ${out}`)) })
   })
   return { url, child, output: () => out }
+}
+
+/**
+ * A CLI home (test/support/cli.ts) whose commands address `url` the lakectl way (LAKECTL_*
+ * variables); its daemon is stopped at teardown. `ok` runs a command and asserts exit 0.
+ */
+export function lakefsCli (t: Test, o: { url: string, accessKeyId: string, secretAccessKey: string }): { cli: CliHome, ok: (args: string[], opts?: { timeoutMs?: number }) => Promise<string> } {
+  const cli = cliHome(t)
+  Object.assign(cli.env, { LAKECTL_SERVER_ENDPOINT_URL: o.url, LAKECTL_CREDENTIALS_ACCESS_KEY_ID: o.accessKeyId, LAKECTL_CREDENTIALS_SECRET_ACCESS_KEY: o.secretAccessKey })
+  t.teardown(async () => { await cli.killDaemon() })
+  const ok = async (args: string[], opts: { timeoutMs?: number } = {}): Promise<string> => {
+    const r = await cli.run(args, opts)
+    t.equal(r.code, 0, `lk-mount ${args.join(' ')}`, { stderr: r.stderr })
+    return r.stdout
+  }
+  return { cli, ok }
 }
