@@ -130,7 +130,17 @@ export class MlflowClient {
     } catch (e) {
       if (!(e instanceof MlflowError) || e.errorCode !== 'RESOURCE_DOES_NOT_EXIST') throw e
     }
-    const r = await this.#call('POST', 'experiments/create', { name })
+    let r: Record<string, unknown>
+    try {
+      r = await this.#call('POST', 'experiments/create', { name })
+    } catch (e) {
+      // runs started together race to create the experiment: the loser reads the winner's
+      if (!(e instanceof MlflowError) || e.errorCode !== 'RESOURCE_ALREADY_EXISTS') throw e
+      const again = await this.#call('GET', 'experiments/get-by-name', { experiment_name: name })
+      const exp = again.experiment as Record<string, unknown> | undefined
+      if (typeof exp?.experiment_id === 'string') return exp.experiment_id
+      throw new MlflowError('experiments/get-by-name answered no experiment_id')
+    }
     if (typeof r.experiment_id !== 'string') throw new MlflowError('experiments/create answered no experiment_id')
     return r.experiment_id
   }

@@ -66,11 +66,29 @@ const DEBUG_ERRNOS = new Set<number>([ERRNO.ENOENT, ERRNO.ENODATA, ERRNO.EEXIST,
 // "already gone" (unmounted by hand, connection aborted) counted as done.
 
 /** the unmount in progress per mount point: how it was asked for and where to log */
-const unmountRequests = new Map<string, { lazy: boolean, log: Logger }>()
+const unmountRequests = new Map<string, { lazy: boolean, log: Logger, drain?: () => Promise<void> }>()
 
 Fuse.unmount = (mnt: string, cb: (err: Error | null) => void): void => {
   const req = unmountRequests.get(mnt)
-  detach(mnt, req?.lazy ?? false, req?.log ?? silentLogger).then(() => { cb(null) }, (e: unknown) => { cb(e as Error) })
+  detach(mnt, req?.lazy ?? false, req?.log ?? silentLogger)
+    .then(async () => { await req?.drain?.() })
+    .then(() => { cb(null) }, (e: unknown) => { cb(e as Error) })
+}
+
+/**
+ * fuse-native's native unmount, which runs right after this callback, joins the FUSE thread
+ * *synchronously on the JavaScript thread*. A request the thread read just before the detach
+ * waits for its JavaScript handler, which cannot run while the event loop is blocked in that
+ * join: the whole daemon would deadlock. So after the detach we let every request in flight be
+ * answered (and the event loop turn a few times, for replies libuv has not delivered yet) before
+ * fuse-native joins. Bounded: a handler stuck longer than DRAIN_MAX_MS is logged and not waited for.
+ */
+const DRAIN_MAX_MS = 10_000
+async function drainInflight (inflight: () => number, log: Logger): Promise<void> {
+  const end = Date.now() + DRAIN_MAX_MS
+  while (inflight() > 0 && Date.now() < end) await new Promise(resolve => setTimeout(resolve, 5))
+  if (inflight() > 0) log.warn('unmount: requests still in flight after the detach', { inflight: inflight() })
+  for (let i = 0; i < 3; i++) await new Promise(resolve => setTimeout(resolve, 10))
 }
 
 interface ExecResult { ok: boolean, stderr: string, missing: boolean }
@@ -408,7 +426,30 @@ export const mountFuse: MountFuse = async (core, mountpointIn, opts) => {
   const timeoutSec = opts.attrTimeoutSec ?? (opts.immutable ? IMMUTABLE_TIMEOUT_SEC : undefined)
 
   const handlers = new Handlers(core, log, { readOnly, noOpen, xattrs: opts.xattrs ?? true })
-  const fuse = new LkFuse(mountpoint, handlers.ops(), {
+  // every request counted from the handler's call to its reply (see drainInflight)
+  let inflight = 0
+  const counted: Record<string, unknown> = {}
+  for (const [name, op] of Object.entries(handlers.ops() as Record<string, unknown>)) {
+    if (typeof op !== 'function') { counted[name] = op; continue }
+    counted[name] = (...args: unknown[]): unknown => {
+      const last = args.length - 1
+      const reply = args[last]
+      if (typeof reply !== 'function') return (op as (...a: unknown[]) => unknown)(...args)
+      inflight++
+      let done = false
+      args[last] = (...r: unknown[]): unknown => {
+        if (!done) { done = true; inflight-- }
+        return (reply as (...a: unknown[]) => unknown)(...r)
+      }
+      try {
+        return (op as (...a: unknown[]) => unknown)(...args)
+      } catch (e) {
+        if (!done) { done = true; inflight-- }
+        throw e
+      }
+    }
+  }
+  const fuse = new LkFuse(mountpoint, counted as ReturnType<Handlers['ops']>, {
     timeout: opts.handlerTimeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS,
     // a stale mount left here by a crashed daemon (ENOTCONN) is detached before mounting
     force: true,
@@ -436,7 +477,7 @@ export const mountFuse: MountFuse = async (core, mountpointIn, opts) => {
     mountpoint,
     unmount (uopts = {}): Promise<void> {
       unmounting ??= (async () => {
-        unmountRequests.set(mountpoint, { lazy: uopts.lazy === true, log })
+        unmountRequests.set(mountpoint, { lazy: uopts.lazy === true, log, drain: async () => { await drainInflight(() => inflight, log) } })
         try {
           await new Promise<void>((resolve, reject) => { fuse.unmount(err => { err === null || err === undefined ? resolve() : reject(err) }) })
         } finally {

@@ -108,3 +108,11 @@ t.test('MLflow client: a server that is down or never answers costs one bounded 
   t.ok(ms < 2000, `two calls to a black hole took ${ms} ms (one timeout)`)
   t.equal(fake.calls.length, 1, 'the second call never went out')
 })
+
+t.test('runs started together create their experiment once (regression: RESOURCE_ALREADY_EXISTS race)', async t => {
+  const fake = await startMlflowFake()
+  t.teardown(() => fake.close())
+  const clients = Array.from({ length: 6 }, () => new MlflowClient(mlflowConfigFromEnv({ MLFLOW_TRACKING_URI: fake.url })!))
+  const ids = await Promise.all(clients.map(async c => await c.experimentId('sweep')))
+  t.equal(new Set(ids).size, 1, 'every run got the same experiment id')
+})

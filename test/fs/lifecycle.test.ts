@@ -151,7 +151,8 @@ t.test('commit: changes by another writer to other paths are kept; the mount see
 })
 
 t.test('a remote failing mid-read gives EIO within a bounded time', async t => {
-  const m = await openCoreMount({ write: false, wrap: r => new FaultyRemote(r), fetchTimeoutMs: 300, chunkSize: 1 << 20 })
+  // no read-ahead: the first read would otherwise fetch the chunks this test wants to see fail
+  const m = await openCoreMount({ write: false, wrap: r => new FaultyRemote(r), fetchTimeoutMs: 300, chunkSize: 1 << 20, readAhead: 0 })
   t.teardown(m.close)
   const faulty = m.remote as FaultyRemote
   const fs = m.session.fs

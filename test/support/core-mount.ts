@@ -24,12 +24,12 @@ export interface CoreMount {
   close (): Promise<void>
 }
 
-export async function openCoreMount (opts: { write: boolean, remote?: Remote, chunkSize?: number, wrap?: (r: Remote) => Remote, fetchTimeoutMs?: number }): Promise<CoreMount> {
+export async function openCoreMount (opts: { write: boolean, remote?: Remote, chunkSize?: number, wrap?: (r: Remote) => Remote, fetchTimeoutMs?: number, readAhead?: number }): Promise<CoreMount> {
   const dir = await mkdtemp(join(tmpdir(), 'lk-core-'))
   const inner = opts.remote ?? await makeTestRemote(join(dir, 'store'))
   const seeded = await seedSample(inner)
   const remote = opts.wrap?.(inner) ?? inner
-  const cache = await ContentCache.open({ dir: join(dir, 'cache'), maxBytes: 256 * 1024 * 1024, ...(opts.chunkSize === undefined ? {} : { chunkSize: opts.chunkSize }), ...(opts.fetchTimeoutMs === undefined ? {} : { fetchTimeoutMs: opts.fetchTimeoutMs }) })
+  const cache = await ContentCache.open({ dir: join(dir, 'cache'), maxBytes: 256 * 1024 * 1024, ...(opts.chunkSize === undefined ? {} : { chunkSize: opts.chunkSize }), ...(opts.fetchTimeoutMs === undefined ? {} : { fetchTimeoutMs: opts.fetchTimeoutMs }), ...(opts.readAhead === undefined ? {} : { readAhead: opts.readAhead }) })
   const stateDir = join(dir, 'state')
   const open = async (write: boolean): Promise<MountSession> => await openMountSession({ remote, repo: repoName(SAMPLE_REPO), ref: refExpr(SAMPLE_BRANCH), write, cache, stateDir })
   const session = await open(opts.write)
