@@ -21,7 +21,15 @@ export async function startServe (t: { teardown (fn: () => unknown): void }, o: 
     env: { ...process.env, ...o.env, LK_SERVE_SECRET_ACCESS_KEY: o.secretAccessKey, LK_MOUNT_HOME: join(o.dir, 'serve-home') },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  // SIGTERM first, so serve removes its upload spool; SIGKILL if it does not exit in time
+  t.teardown(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise<void>(resolve => { child.once('exit', () => { resolve() }) })
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => { child.kill('SIGKILL') }, 5_000)
+    await exited
+    clearTimeout(timer)
+  })
   let out = ''
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => { reject(new Error(`serve did not start: ${out}`)) }, 20_000)
