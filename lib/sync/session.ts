@@ -868,16 +868,10 @@ export class SyncSession {
         if (opts.force !== true) {
           throw new LkError('LK_CONFLICT', `branch ${this.#branch} changed ${overlap.length} path(s) that also have local changes: ${overlap.slice(0, 20).join(', ')}${overlap.length > 20 ? ', ...' : ''}`, { details: { conflicts: overlap, base: from, head: to } })
         }
-        const aside = join(this.#o.stateDir, 'conflicts', new Date(this.#clock.now()).toISOString().replace(/[:.]/g, '-'))
+        const aside = this.#asideDir('conflicts')
         for (const rel of overlap) {
-          const abs = this.#abs(rel)
-          const st = await lstatOrNull(abs)
-          if (st?.isFile() === true) {
-            const dest = join(aside, ...rel.split('/'))
-            await mkdir(dirname(dest), { recursive: true })
-            await rename(abs, dest)
-            movedAside.push(dest)
-          }
+          const dest = await this.#moveAside(rel, aside)
+          if (dest !== undefined) movedAside.push(dest)
           this.#files.delete(rel)
         }
         await j.record(overlap.map(rel => [rel, null]))
@@ -890,6 +884,22 @@ export class SyncSession {
     })
   }
 
+  /** `<state>/<kind>/<time>/`: where local versions go that a pull or discard replaces */
+  #asideDir (kind: 'conflicts' | 'discarded'): string {
+    return join(this.#o.stateDir, kind, new Date(this.#clock.now()).toISOString().replace(/[:.]/g, '-'))
+  }
+
+  /** moves the local file at `rel` (when it is a regular file) under `aside`; returns where it went */
+  async #moveAside (rel: string, aside: string): Promise<string | undefined> {
+    const abs = this.#abs(rel)
+    const st = await lstatOrNull(abs)
+    if (st?.isFile() !== true) return undefined
+    const dest = join(aside, ...rel.split('/'))
+    await mkdir(dirname(dest), { recursive: true })
+    await rename(abs, dest)
+    return dest
+  }
+
   /**
    * Drops every staged change and puts the base version back in the directory. The local
    * versions of the changed paths are moved into `<state>/discarded/<time>/` first: a discard
@@ -899,19 +909,13 @@ export class SyncSession {
     return await this.#serial(async () => {
       await this.#ensureBase()
       const j = this.#journal
-      const aside = join(this.#o.stateDir, 'discarded', new Date(this.#clock.now()).toISOString().replace(/[:.]/g, '-'))
+      const aside = this.#asideDir('discarded')
       const movedAside: string[] = []
       const restore: Array<[string, ObjectStat]> = []
       for (const [rel, e] of [...j.entries()]) {
         if (e.t === 'dir') continue
-        const abs = this.#abs(rel)
-        const st = await lstatOrNull(abs)
-        if (st?.isFile() === true) {
-          const dest = join(aside, ...rel.split('/'))
-          await mkdir(dirname(dest), { recursive: true })
-          await rename(abs, dest)
-          movedAside.push(dest)
-        }
+        const dest = await this.#moveAside(rel, aside)
+        if (dest !== undefined) movedAside.push(dest)
         this.#files.delete(rel)
         const b = this.#base.get(rel)
         if (b !== undefined) restore.push([rel, b])
