@@ -7,33 +7,16 @@ import t, { type Test } from 'tap'
 import { readFile, writeFile, readdir, stat } from 'node:fs/promises'
 import { writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { cliHome, waitGone, type CliHome } from '../support/cli.js'
-import { fuseAvailable, procMountsLine, sh } from '../support/fuse.js'
-import { shortTmp } from '../support/tmp.js'
+import { waitGone, type CliHome } from '../support/cli.js'
+import { fuseAvailable, procMountsLine } from '../support/fuse.js'
+import { seededCliHome } from '../support/cli-dataset.js'
 
 interface Status { mountpoint: string, uri: string, state: string, pinnedCommit: string, write: boolean, stats: { stagedPaths: number } }
 interface Commit { id: string, message: string, metadata: Record<string, string> }
 
 async function setup (t: Test): Promise<{ lk: CliHome, base: string, first: Commit }> {
-  const lk = cliHome(t)
-  const base = shortTmp(t, 'lkm-')
-  t.teardown(async () => {
-    // never leave a mount behind, whatever failed
-    for (const d of await readdir(base).catch(() => [] as string[])) {
-      const mp = join(base, d)
-      if (await procMountsLine(mp) !== undefined) await sh('fusermount', ['-u', '-z', mp])
-    }
-  })
-  const src = join(base, 'src')
-  mkdirSync(join(src, 'train'), { recursive: true })
-  writeFileSync(join(src, 'train', 'a.txt'), 'alpha\n')
-  writeFileSync(join(src, 'b.txt'), 'beta\n')
-  let r = await lk.run(['repo', 'create', 'dset'])
-  t.equal(r.code, 0, r.stderr)
-  r = await lk.run(['import', src, 'lakefs://dset/main', '-m', 'seed', '--json'])
-  t.equal(r.code, 0, r.stderr)
-  const first = (JSON.parse(r.stdout) as { commit: Commit }).commit
-  return { lk, base, first }
+  const { lk, base, commit } = await seededCliHome(t, 'lkm-', { 'train/a.txt': 'alpha\n', 'b.txt': 'beta\n' })
+  return { lk, base, first: commit }
 }
 
 t.test('read-only mount round trip', async t => {

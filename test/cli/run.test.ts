@@ -6,15 +6,14 @@
 
 import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
-import { readdir } from 'node:fs/promises'
+import { existsSync, mkdirSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { CLI, cliHome, type CliHome, type RunResult } from '../support/cli.js'
+import { CLI, type CliHome, type RunResult } from '../support/cli.js'
 import { fuseAvailable, procMountsLine, sh } from '../support/fuse.js'
 import { startMlflowFake, type MlflowFake } from '../support/mlflow-fake.js'
-import { shortTmp } from '../support/tmp.js'
+import { seededCliHome } from '../support/cli-dataset.js'
 
 const TRAIN = fileURLToPath(new URL('../../../test/fixtures/train.py', import.meta.url))
 
@@ -33,25 +32,8 @@ interface Summary {
 interface Env { lk: CliHome, base: string, main: Commit }
 
 async function setup (t: Test): Promise<Env> {
-  const lk = cliHome(t)
-  const base = shortTmp(t, 'lkr-')
-  t.teardown(async () => {
-    for (const d of await readdir(base).catch(() => [] as string[])) {
-      const mp = join(base, d)
-      if (await procMountsLine(mp) !== undefined) await sh('fusermount', ['-u', '-z', mp])
-    }
-  })
-  const src = join(base, 'src')
-  mkdirSync(join(src, 'train'), { recursive: true })
-  writeFileSync(join(src, 'train', 'a.txt'), 'alpha\n')
-  writeFileSync(join(src, 'train', 'b.txt'), 'beta\n')
-  writeFileSync(join(src, 'labels.csv'), 'a,1\nb,2\n')
-  let r = await lk.run(['repo', 'create', 'dset'])
-  t.equal(r.code, 0, r.stderr)
-  r = await lk.run(['import', src, 'lakefs://dset/main', '-m', 'seed', '--json'])
-  t.equal(r.code, 0, r.stderr)
-  const main = (JSON.parse(r.stdout) as { commit: Commit }).commit
-  return { lk, base, main }
+  const { lk, base, commit } = await seededCliHome(t, 'lkr-', { 'train/a.txt': 'alpha\n', 'train/b.txt': 'beta\n', 'labels.csv': 'a,1\nb,2\n' })
+  return { lk, base, main: commit }
 }
 
 async function branch (e: Env, name: string): Promise<void> {
