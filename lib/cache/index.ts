@@ -11,6 +11,13 @@
 // (one in-flight promise per chunk), or wait on a remote forever (every fetch has a deadline and
 // fails as EIO/ETIMEDOUT-class LkError).
 //
+// Readers are answered from the fetched bytes, not from the file: a fetched chunk is kept in
+// memory (`#pending`) while it is written to disk in the background, and reads of it meanwhile
+// copy from memory. The bytes held so are bounded (`maxPendingBytes`): past the bound a fetch
+// waits for its own write before answering (the old, disk-paced behaviour), so a disk slower than
+// the network cannot grow memory. A write that fails (ENOSPC after the evict-and-retry, EIO) only
+// means the chunk is not kept: its readers were served, the failure is logged.
+//
 // Concurrency: all state is owned by the event loop; between awaits a chunk can be evicted unless
 // it is pinned, so a read pins its chunk before the first await that uses the file and unpins
 // in `finally`. An evicted pinned chunk is unlinked when its last pin goes.
@@ -40,6 +47,8 @@ export interface ContentCacheOptions {
   fetchTimeoutMs?: number
   /** open descriptors kept for hot chunks (default 256) */
   maxOpenFiles?: number
+  /** fetched bytes held in memory while their cache files are written (default 64 MiB) */
+  maxPendingBytes?: number
   log?: Logger
 }
 
@@ -49,13 +58,20 @@ export interface CacheCounters {
   bytesFetched: number
   fetches: number
   evictions: number
+  /** chunks fetched before any read asked for them (prefetch of the next files) */
+  prefetches: number
+  /** fetched chunks that could not be written to the cache (served, not kept) */
+  writeFailures: number
 }
 
 /** an open descriptor; closed when evicted from the pool and no read uses it */
 interface FdEntry { p: Promise<FileHandle>, users: number, evicted: boolean }
 
-/** a chunk just fetched: its entry, and its bytes for the readers that waited on the fetch */
-interface Fetched { entry: ChunkEntry, data: Buffer }
+/** a chunk just fetched: its bytes, for the readers that waited on the fetch */
+interface Fetched { data: Buffer }
+
+/** a fetched chunk whose cache file is being written; reads copy from `data` meanwhile */
+interface Pending { data: Buffer, written: Promise<void> }
 
 interface ChunkEntry { file: string, size: number, pins: number, dead: boolean, touchedMs: number }
 
@@ -78,8 +94,11 @@ export class ContentCache {
   readonly dir: string
   readonly maxBytes: number
   readonly chunkSize: number
-  readonly counters: CacheCounters = { hits: 0, misses: 0, bytesFetched: 0, fetches: 0, evictions: 0 }
+  readonly counters: CacheCounters = { hits: 0, misses: 0, bytesFetched: 0, fetches: 0, evictions: 0, prefetches: 0, writeFailures: 0 }
   #readAhead: number
+  #maxPendingBytes: number
+  #pending = new Map<string, Pending>()
+  #pendingBytes = 0
   #fetchTimeoutMs: number
   #log: Logger
   #lru: LRUCache<string, ChunkEntry>
@@ -94,6 +113,7 @@ export class ContentCache {
     this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE
     this.#readAhead = opts.readAhead ?? 2
     this.#fetchTimeoutMs = opts.fetchTimeoutMs ?? 30_000
+    this.#maxPendingBytes = opts.maxPendingBytes ?? 64 * 1024 * 1024
     this.#log = opts.log ?? silentLogger
     this.#fds = new LRUCache<string, FdEntry>({
       max: opts.maxOpenFiles ?? 256,
@@ -164,11 +184,38 @@ export class ContentCache {
     return Math.max(0, Math.min(this.chunkSize, stat.size - index * this.chunkSize))
   }
 
-  /** true when every chunk of the object is cached (no I/O) */
+  /** true when every chunk of the object is cached or being written to the cache (no I/O) */
   has (stat: ObjectStat): boolean {
     const n = Math.max(1, Math.ceil(stat.size / this.chunkSize))
-    for (let i = 0; i < n; i++) if (!this.#lru.has(this.#keyOf(stat.checksum, i))) return false
+    for (let i = 0; i < n; i++) {
+      const key = this.#keyOf(stat.checksum, i)
+      if (!this.#lru.has(key) && !this.#pending.has(key)) return false
+    }
     return true
+  }
+
+  /** bytes fetched and held in memory until their cache files are written */
+  get pendingBytes (): number { return this.#pendingBytes }
+
+  /**
+   * Fetches the object's first chunk (a small file whole) unless it is cached, pending or being
+   * fetched: for a reader about to open it. Resolves when the bytes are in memory; never rejects
+   * (a failed prefetch is retried by the read that needs it).
+   */
+  async prefetch (src: ObjectSource): Promise<void> {
+    const key = this.#keyOf(src.stat.checksum, 0)
+    if (this.#lru.has(key) || this.#pending.has(key) || this.#inflight.has(key)) return
+    this.counters.prefetches++
+    try {
+      await this.#ensure(src, 0, key)
+    } catch (e) {
+      this.#log.debug('cache: prefetch failed', { path: src.stat.path, err: e })
+    }
+  }
+
+  /** waits until every fetched chunk is written (or has failed to be) */
+  async flush (): Promise<void> {
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending.values()].map(async p => { await p.written }))
   }
 
   /**
@@ -197,6 +244,15 @@ export class ContentCache {
     const key = this.#keyOf(src.stat.checksum, index)
     const entry = this.#lru.get(key)
     if (entry === undefined || entry.dead) {
+      const pending = this.#pending.get(key)
+      if (pending !== undefined) {
+        // fetched, its file still being written: a hit from memory
+        this.counters.hits++
+        if (src.counters !== undefined) src.counters.hits++
+        const n = Math.max(0, Math.min(len, pending.data.length - chunkPos))
+        pending.data.copy(buf, bufOff, chunkPos, chunkPos + n)
+        return n
+      }
       this.counters.misses++
       if (src.counters !== undefined) src.counters.misses++
       // the readers that waited for the fetch copy from its buffer: no reopen of the new file
@@ -256,7 +312,7 @@ export class ContentCache {
     if (!sequential) return
     for (let i = lastIndex + 1; i <= Math.min(chunks - 1, lastIndex + this.#readAhead); i++) {
       const key = this.#keyOf(src.stat.checksum, i)
-      if (this.#lru.has(key) || this.#inflight.has(key)) continue
+      if (this.#lru.has(key) || this.#inflight.has(key) || this.#pending.has(key)) continue
       this.#ensure(src, i, key).catch((e: unknown) => { this.#log.debug('cache: read-ahead failed', { path: src.stat.path, chunk: i, err: e }) })
     }
   }
@@ -281,15 +337,33 @@ export class ContentCache {
     this.counters.fetches++
     this.counters.bytesFetched += data.length
     if (src.counters !== undefined) src.counters.bytesFetched += data.length
+    // larger than the whole cache: serve the waiting readers from memory, keep nothing
+    if (data.length > this.maxBytes) return { data }
+    const written = this.#persist(key, data)
+    // past the memory bound, answer only once written: the disk paces the fetches
+    if (this.#pendingBytes > this.#maxPendingBytes) await written
+    return { data }
+  }
+
+  /** writes the chunk's file in the background; reads copy from memory until it is in the index */
+  async #persist (key: string, data: Buffer): Promise<void> {
     const file = this.#fileOf(key)
-    if (data.length > this.maxBytes) {
-      // larger than the whole cache: serve the waiting readers from memory, keep nothing
-      return { entry: { file, size: data.length, pins: 0, dead: true, touchedMs: Date.now() }, data }
-    }
-    await this.#writeAtomic(file, data)
-    const entry: ChunkEntry = { file, size: data.length, pins: 0, dead: false, touchedMs: Date.now() }
-    this.#lru.set(key, entry)
-    return { entry, data }
+    const p: Pending = { data, written: Promise.resolve() }
+    this.#pending.set(key, p)
+    this.#pendingBytes += data.length
+    p.written = (async () => {
+      try {
+        await this.#writeAtomic(file, data)
+        this.#lru.set(key, { file, size: data.length, pins: 0, dead: false, touchedMs: Date.now() })
+      } catch (e) {
+        this.counters.writeFailures++
+        this.#log.warn('cache: a fetched chunk could not be kept (its readers were served)', { file, err: e })
+      } finally {
+        if (this.#pending.get(key) === p) this.#pending.delete(key)
+        this.#pendingBytes -= data.length
+      }
+    })()
+    await p.written
   }
 
   async #withDeadline (src: ObjectSource, start: number, end: number): Promise<Buffer> {
@@ -373,8 +447,9 @@ export class ContentCache {
     }
   }
 
-  /** closes cached descriptors; the files stay for the next open */
+  /** finishes the writes in progress and closes cached descriptors; the files stay for the next open */
   async close (): Promise<void> {
+    await this.flush()
     const all = [...this.#fds.values()]
     this.#fds.clear()
     await Promise.allSettled(all.map(async fd => { await fd.p }))
