@@ -23,6 +23,7 @@ import { type ErrorCode, LkError } from '../core/errors.js'
 import { type BranchName, type Checksum, type CommitId, type ObjectPath, type RefExpr, type RepoName, type TagName, branchName, commitId, isCommitId, objectPath, pathPrefix, repoName } from '../core/ids.js'
 import { type Logger, silentLogger } from '../core/log.js'
 import type { LakefsConfig } from './lakefs-config.js'
+import { DataGetter } from './http-get.js'
 import type { Change, CommitChangesOptions, CommitInfo, CommitOptions, Content, DiffEntry, DiffOptions, DiffPage, ListEntry, ListOptions, ListPage, MergeOptions, MergeResult, Metadata, ObjectStat, PutOptions, RefInfo, Remote, RepoInfo, ResetTarget } from './types.js'
 
 type S = components['schemas']
@@ -112,6 +113,8 @@ export class LakefsRemote implements Remote {
   #storage: Promise<S['StorageConfig'] | undefined> | undefined
   readonly #origins = new LRUCache<string, Origin>({ max: 200_000 })
   readonly #s3: S3Client | undefined
+  /** keep-alive node:http(s) agents for range reads (presigned URLs and the API's objects) */
+  readonly #data = new DataGetter()
   #closed = false
 
   constructor (opts: LakefsRemoteOptions) {
@@ -180,12 +183,20 @@ export class LakefsRemote implements Remote {
       let retryReason: string
       let retryAfterMs: number | undefined
       try {
-        const init: RequestInit & { duplex?: 'half' } = { method: c.method, headers, signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' }
-        if (body !== undefined) { init.body = body; init.duplex = 'half' }
-        const res = await fetch(url, init)
-        // the whole body is read under the same timeout signal: a server that stalls mid-body
-        // fails within timeoutMs instead of hanging the reader
-        const buf = await readBody(res)
+        let res: { status: number, headers: Headers }
+        let buf: Buffer
+        if (c.method === 'GET' && c.bytes !== undefined && body === undefined) {
+          // object bytes (range reads): node:http with keep-alive, about twice fetch's speed here
+          // (http-get.ts); same deadline for the whole body, same errors for the loop below
+          ({ buf, ...res } = await this.#data.get(url, headers, timeoutMs))
+        } else {
+          const init: RequestInit & { duplex?: 'half' } = { method: c.method, headers, signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' }
+          if (body !== undefined) { init.body = body; init.duplex = 'half' }
+          res = await fetch(url, init)
+          // the whole body is read under the same timeout signal: a server that stalls mid-body
+          // fails within timeoutMs instead of hanging the reader
+          buf = await readBody(res as Response)
+        }
         if (c.ok.includes(res.status)) return { status: res.status, headers: res.headers, buf }
         const retryable = res.status === 429 || res.status === 503 || (idempotent && replayable && (res.status === 500 || res.status === 502 || res.status === 504))
         if (!retryable) throw this.#statusError(c, res.status, buf)
@@ -818,6 +829,7 @@ export class LakefsRemote implements Remote {
   async close (): Promise<void> {
     this.#closed = true
     this.#s3?.destroy()
+    this.#data.close()
     this.#origins.clear()
   }
 }

@@ -256,3 +256,53 @@ t.test('answers that are not lakeFS pages: a clear unavailable error, not a cras
     await s.close()
   }
 })
+
+t.test('presigned reads (node:http, keep-alive): connections reused; a stall mid-body times out, a cut is retried', async t => {
+  const body = Buffer.from('0123456789')
+  let mode: 'ok' | 'stall' | 'cut' = 'ok'
+  let connections = 0
+  let gets = 0
+  const store = createServer((req, res) => {
+    gets++
+    if (mode === 'stall') { res.writeHead(206, { 'content-length': 10, 'content-range': 'bytes 0-9/10' }); res.write('abc'); return }
+    if (mode === 'cut') { res.writeHead(206, { 'content-length': 10, 'content-range': 'bytes 0-9/10' }); res.write('abc', () => { res.socket?.destroy() }); return }
+    const m = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '')
+    const start = Number(m?.[1] ?? 0)
+    const end = Number(m?.[2] ?? 9) + 1
+    res.writeHead(206, { 'content-range': `bytes ${start}-${end - 1}/10`, 'content-length': end - start }).end(body.subarray(start, end))
+  })
+  store.on('connection', () => { connections++ })
+  await new Promise<void>(resolve => { store.listen(0, '127.0.0.1', resolve) })
+  t.teardown(async () => { await new Promise<void>(resolve => { store.close(() => { resolve() }); store.closeAllConnections() }) })
+  const storeUrl = `http://127.0.0.1:${(store.address() as AddressInfo).port}`
+  const lakefs = await scripted((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x')
+    if (url.pathname === '/api/v1/config') {
+      json(res, 200, { storage_config: { blockstore_type: 's3', blockstore_namespace_example: 's3://b/', blockstore_namespace_ValidityRegex: '^s3://', pre_sign_support: true, pre_sign_support_ui: false, import_support: false, import_validity_regex: '' } })
+      return
+    }
+    if (url.pathname.endsWith('/objects/stat')) { json(res, 200, statJson('a.bin', `${storeUrl}/bucket/a.bin?sig=x`, { physical_address_expiry: Math.floor(Date.now() / 1000) + 3600 })); return }
+    json(res, 404, { message: 'not found' })
+  })
+  t.teardown(lakefs.close)
+  const c = new LakefsRemote({ endpoint: lakefs.endpoint, accessKeyId: AK, secretAccessKey: SK, timeoutMs: 400, retries: 2, backoffMs: 5 })
+  t.teardown(async () => { await c.close() })
+  const stat = await c.statObject(R('repo'), 'main', P('a.bin'))
+  for (let i = 0; i < 5; i++) t.equal((await c.readRange(R('repo'), stat, i, i + 3)).toString(), body.subarray(i, i + 3).toString())
+  t.equal(connections, 1, 'five sequential range reads over one kept-alive connection')
+
+  mode = 'stall'
+  const started = Date.now()
+  const e = await c.readRange(R('repo'), stat, 0, 10).catch((err: unknown) => err)
+  const ms = Date.now() - started
+  t.equal((e as LkError).code, 'LK_REMOTE_TIMEOUT', 'a stalled body is a timeout')
+  t.ok(ms >= 350 && ms < 1500, `within the timeout (${ms} ms, timeout 400)`)
+
+  mode = 'cut'
+  gets = 0
+  t.equal(await codeOf(c.readRange(R('repo'), stat, 0, 10)), 'LK_REMOTE_UNAVAILABLE', 'a cut body is a network failure')
+  t.equal(gets, 3, 'one try and two retries')
+
+  mode = 'ok'
+  t.equal((await c.readRange(R('repo'), stat, 2, 6)).toString(), '2345', 'and reads work again')
+})
