@@ -49,6 +49,10 @@ export interface ContentCacheOptions {
   maxOpenFiles?: number
   /** fetched bytes held in memory while their cache files are written (default 64 MiB) */
   maxPendingBytes?: number
+  /** chunks one read-ahead request asks for at most (default 4) */
+  spanChunks?: number
+  /** read-ahead bytes in flight at once, all readers together (default 128 MiB) */
+  maxAheadBytes?: number
   log?: Logger
 }
 
@@ -99,6 +103,9 @@ export class ContentCache {
   #maxPendingBytes: number
   #pending = new Map<string, Pending>()
   #pendingBytes = 0
+  #spanChunks: number
+  #maxAheadBytes: number
+  #aheadBytes = 0
   #fetchTimeoutMs: number
   #log: Logger
   #lru: LRUCache<string, ChunkEntry>
@@ -114,6 +121,8 @@ export class ContentCache {
     this.#readAhead = opts.readAhead ?? 2
     this.#fetchTimeoutMs = opts.fetchTimeoutMs ?? 30_000
     this.#maxPendingBytes = opts.maxPendingBytes ?? 64 * 1024 * 1024
+    this.#spanChunks = Math.max(1, opts.spanChunks ?? 4)
+    this.#maxAheadBytes = opts.maxAheadBytes ?? 128 * 1024 * 1024
     this.#log = opts.log ?? silentLogger
     this.#fds = new LRUCache<string, FdEntry>({
       max: opts.maxOpenFiles ?? 256,
@@ -226,6 +235,9 @@ export class ContentCache {
     const { stat } = src
     if (pos >= stat.size || len <= 0) return 0
     const end = Math.min(stat.size, pos + len)
+    // read-ahead first: its fetches overlap this read's own (a first read at 0 no longer waits
+    // for chunk 0 before asking for chunks 1..n)
+    this.#maybeReadAhead(src, Math.floor((end - 1) / this.chunkSize), pos === 0)
     let done = 0
     while (pos + done < end) {
       const at = pos + done
@@ -236,7 +248,6 @@ export class ContentCache {
       if (n <= 0) throw new LkError('LK_STORE_CORRUPT', `cached chunk ${index} of ${stat.path} is shorter than expected`, { errno: 'EIO' })
       done += n
     }
-    this.#maybeReadAhead(src, Math.floor((end - 1) / this.chunkSize), pos === 0)
     return done
   }
 
@@ -310,10 +321,64 @@ export class ContentCache {
     // instead of waiting for a second read (bench/: cold 256 MiB reads were fetch-latency bound)
     const sequential = prev === undefined ? fromStart : (lastIndex === prev || lastIndex === prev + 1)
     if (!sequential) return
-    for (let i = lastIndex + 1; i <= Math.min(chunks - 1, lastIndex + this.#readAhead); i++) {
+    // The missing chunks of the window go out as spans: one range request for up to
+    // `#spanChunks` consecutive chunks, because a request's fixed cost at the object store is
+    // large next to 8 MiB (bench/README.md). A span shorter than that waits for the window to
+    // slide further, unless it ends the object or too little is ahead for the reader to go on.
+    const last = Math.min(chunks - 1, lastIndex + this.#readAhead)
+    let ahead = 0
+    let run: number[] = []
+    const launch = (): void => {
+      if (run.length > 0) this.#fetchSpan(src, run[0] as number, run.length)
+      run = []
+    }
+    for (let i = lastIndex + 1; i <= last; i++) {
       const key = this.#keyOf(src.stat.checksum, i)
-      if (this.#lru.has(key) || this.#inflight.has(key) || this.#pending.has(key)) continue
-      this.#ensure(src, i, key).catch((e: unknown) => { this.#log.debug('cache: read-ahead failed', { path: src.stat.path, chunk: i, err: e }) })
+      if (this.#lru.has(key) || this.#inflight.has(key) || this.#pending.has(key)) {
+        ahead++
+        launch()
+        continue
+      }
+      if (this.#aheadBytes >= this.#maxAheadBytes) return
+      run.push(i)
+      if (run.length === this.#spanChunks) { ahead += run.length; launch() }
+    }
+    if (run.length > 0 && (last === chunks - 1 || ahead < this.#spanChunks)) launch()
+  }
+
+  /**
+   * Read-ahead of chunks [first, first + n) with one range request: each chunk is in flight
+   * (joined by readers like any fetch) until the span's bytes arrive. Failures are the readers'
+   * to see; read-ahead itself only logs them.
+   */
+  #fetchSpan (src: ObjectSource, first: number, n: number): void {
+    const start = first * this.chunkSize
+    const lens = Array.from({ length: n }, (_, k) => this.#chunkLen(src.stat, first + k))
+    const total = lens.reduce((a, b) => a + b, 0)
+    this.#aheadBytes += total
+    const whole = (async (): Promise<Buffer> => {
+      try {
+        return await this.#withDeadline(src, start, start + total, n)
+      } finally {
+        this.#aheadBytes -= total
+      }
+    })()
+    let off = 0
+    for (let k = 0; k < n; k++) {
+      const index = first + k
+      const key = this.#keyOf(src.stat.checksum, index)
+      const from = off
+      const want = lens[k] as number
+      off += want
+      const p = (async (): Promise<Fetched> => {
+        const all = await whole
+        if (all.length !== total) {
+          throw new LkError('LK_REMOTE_UNAVAILABLE', `remote returned ${all.length} bytes of ${src.stat.path} [${start}, ${start + total}), expected ${total}`, { errno: 'EIO' })
+        }
+        return await this.#keep(src, key, all.subarray(from, from + want))
+      })().finally(() => { this.#inflight.delete(key) })
+      p.catch((e: unknown) => { this.#log.debug('cache: read-ahead failed', { path: src.stat.path, chunk: index, err: e }) })
+      this.#inflight.set(key, p)
     }
   }
 
@@ -334,6 +399,11 @@ export class ContentCache {
     if (data.length !== want) {
       throw new LkError('LK_REMOTE_UNAVAILABLE', `remote returned ${data.length} bytes of ${src.stat.path} [${start}, ${start + want}), expected ${want}`, { errno: 'EIO' })
     }
+    return await this.#keep(src, key, data)
+  }
+
+  /** counts a fetched chunk and keeps it (in the background, within the memory bound) */
+  async #keep (src: ObjectSource, key: string, data: Buffer): Promise<Fetched> {
     this.counters.fetches++
     this.counters.bytesFetched += data.length
     if (src.counters !== undefined) src.counters.bytesFetched += data.length
@@ -366,12 +436,14 @@ export class ContentCache {
     await p.written
   }
 
-  async #withDeadline (src: ObjectSource, start: number, end: number): Promise<Buffer> {
+  /** one remote read under the fetch deadline (a span of `chunks` chunks gets one deadline per chunk) */
+  async #withDeadline (src: ObjectSource, start: number, end: number, chunks = 1): Promise<Buffer> {
     let timer: NodeJS.Timeout | undefined
+    const ms = this.#fetchTimeoutMs * chunks
     const deadline = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => {
-        reject(new LkError('LK_REMOTE_TIMEOUT', `reading ${src.stat.path} [${start}, ${end}) took longer than ${this.#fetchTimeoutMs} ms`, { errno: 'EIO' }))
-      }, this.#fetchTimeoutMs)
+        reject(new LkError('LK_REMOTE_TIMEOUT', `reading ${src.stat.path} [${start}, ${end}) took longer than ${ms} ms`, { errno: 'EIO' }))
+      }, ms)
     })
     try {
       return await Promise.race([src.remote.readRange(src.repo, src.stat, start, end), deadline])

@@ -270,3 +270,37 @@ t.test('prefetch fetches a file once, ahead of its reader; failures are left to 
   t.ok((await readAll(c, b)).equals(files.b as Buffer), 'the read after a failed prefetch fetches again')
   await c.close()
 })
+
+t.test('sequential read-ahead asks for spans of several chunks in one request, within the bounds', async t => {
+  const chunk = 16 * 1024
+  const data = sampleBytes('span', chunk * 20 + 5)
+  const { remote, stats } = await fixture({ s: data })
+  const ranges: number[] = []
+  const inner = remote.inner
+  const counting = Object.create(remote) as typeof remote
+  counting.readRange = async (r, st, a, b) => { ranges.push(b - a); return await inner.readRange(r, st, a, b) }
+  const c = await ContentCache.open({ dir: t.testdir(), maxBytes: 1 << 22, chunkSize: chunk, readAhead: 8, spanChunks: 4 })
+  const src = { remote: counting, repo, stat: stats.s as ObjectStat }
+  const buf = Buffer.alloc(4096)
+  const out = Buffer.alloc(data.length)
+  for (let pos = 0; pos < data.length;) {
+    const n = await c.read(src, buf, 4096, pos)
+    buf.copy(out, pos, 0, n)
+    pos += n
+  }
+  t.ok(out.equals(data), 'the bytes are right')
+  t.ok(ranges.filter(n => n === 4 * chunk).length >= 3, `spans of 4 chunks (${ranges.map(n => n / chunk).join(' ')})`)
+  t.ok(ranges.length <= 10, `${ranges.length} requests for 21 chunks`)
+  t.equal(ranges.reduce((a, b) => a + b, 0), data.length, 'every byte fetched once')
+  await c.close()
+
+  // at most maxAheadBytes of read-ahead in flight
+  remote.inject({ method: 'readRange', mode: 'slow', latencyMs: 100 })
+  ranges.length = 0
+  const c2 = await ContentCache.open({ dir: t.testdir(), maxBytes: 1 << 22, chunkSize: chunk, readAhead: 8, spanChunks: 4, maxAheadBytes: 2 * chunk })
+  const first = c2.read(src, buf, 4096, 0)
+  await new Promise(resolve => setTimeout(resolve, 20))
+  t.same(ranges.map(n => n / chunk).sort(), [1, 4], 'chunk 0 and one span: then the bound stops read-ahead')
+  await first
+  await c2.close()
+})
