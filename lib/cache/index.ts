@@ -326,6 +326,8 @@ export class ContentCache {
     // large next to 8 MiB (bench/README.md). A span shorter than that waits for the window to
     // slide further, unless it ends the object or too little is ahead for the reader to go on.
     const last = Math.min(chunks - 1, lastIndex + this.#readAhead)
+    // without a streaming read a span's first chunk would wait for its last: one chunk per request
+    const span = src.remote.readRangeParts === undefined ? 1 : this.#spanChunks
     let ahead = 0
     let run: number[] = []
     const launch = (): void => {
@@ -341,41 +343,57 @@ export class ContentCache {
       }
       if (this.#aheadBytes >= this.#maxAheadBytes) return
       run.push(i)
-      if (run.length === this.#spanChunks) { ahead += run.length; launch() }
+      if (run.length === span) { ahead += run.length; launch() }
     }
-    if (run.length > 0 && (last === chunks - 1 || ahead < this.#spanChunks)) launch()
+    if (run.length > 0 && (last === chunks - 1 || ahead < span)) launch()
   }
 
   /**
-   * Read-ahead of chunks [first, first + n) with one range request: each chunk is in flight
-   * (joined by readers like any fetch) until the span's bytes arrive. Failures are the readers'
-   * to see; read-ahead itself only logs them.
+   * Read-ahead of chunks [first, first + n). One chunk: an ordinary fetch. Several: one streamed
+   * range request (Remote.readRangeParts), each chunk in flight (joined by readers like any
+   * fetch) until its own bytes have arrived. Failures are the readers' to see (a chunk the span
+   * did not deliver fails, and its next reader fetches it alone); read-ahead only logs them.
    */
   #fetchSpan (src: ObjectSource, first: number, n: number): void {
-    const start = first * this.chunkSize
     const lens = Array.from({ length: n }, (_, k) => this.#chunkLen(src.stat, first + k))
     const total = lens.reduce((a, b) => a + b, 0)
+    const readParts = src.remote.readRangeParts?.bind(src.remote)
     this.#aheadBytes += total
-    const whole = (async (): Promise<Buffer> => {
-      try {
-        return await this.#withDeadline(src, start, start + total, n)
-      } finally {
-        this.#aheadBytes -= total
+    const done = (): void => { this.#aheadBytes -= total }
+    if (n === 1 || readParts === undefined) {
+      for (let k = 0; k < n; k++) {
+        const key = this.#keyOf(src.stat.checksum, first + k)
+        this.#ensure(src, first + k, key).catch((e: unknown) => { this.#log.debug('cache: read-ahead failed', { path: src.stat.path, chunk: first + k, err: e }) })
       }
-    })()
-    let off = 0
+      Promise.allSettled(Array.from({ length: n }, async (_, k) => await this.#inflight.get(this.#keyOf(src.stat.checksum, first + k)))).finally(done).catch(() => {})
+      return
+    }
+    const start = first * this.chunkSize
+    const parts = lens.map(() => {
+      let resolve!: (b: Buffer) => void
+      let reject!: (e: unknown) => void
+      const promise = new Promise<Buffer>((res, rej) => { resolve = res; reject = rej })
+      promise.catch(() => {})
+      return { promise, resolve, reject }
+    })
+    const whole = this.#withDeadline(src, start, start + total, n, async () => {
+      await readParts(src.repo, src.stat, start, start + total, this.chunkSize, (k, part) => { parts[k]?.resolve(part) })
+      return Buffer.alloc(0)
+    })
+    whole.then(() => {
+      const short = new LkError('LK_REMOTE_UNAVAILABLE', `remote returned less than ${total} bytes of ${src.stat.path} from ${start}`, { errno: 'EIO' })
+      for (const p of parts) p.reject(short) // no-op for the parts delivered
+    }, (e: unknown) => { for (const p of parts) p.reject(e) }).finally(done)
     for (let k = 0; k < n; k++) {
       const index = first + k
       const key = this.#keyOf(src.stat.checksum, index)
-      const from = off
       const want = lens[k] as number
-      off += want
       const p = (async (): Promise<Fetched> => {
-        const all = await whole
-        if (all.length !== total) {
-          throw new LkError('LK_REMOTE_UNAVAILABLE', `remote returned ${all.length} bytes of ${src.stat.path} [${start}, ${start + total}), expected ${total}`, { errno: 'EIO' })
+        const part = await (parts[k] as { promise: Promise<Buffer> }).promise
+        if (part.length !== want) {
+          throw new LkError('LK_REMOTE_UNAVAILABLE', `remote returned ${part.length} bytes of chunk ${index} of ${src.stat.path}, expected ${want}`, { errno: 'EIO' })
         }
-        return await this.#keep(src, key, all.subarray(from, from + want))
+        return await this.#keep(src, key, part)
       })().finally(() => { this.#inflight.delete(key) })
       p.catch((e: unknown) => { this.#log.debug('cache: read-ahead failed', { path: src.stat.path, chunk: index, err: e }) })
       this.#inflight.set(key, p)
@@ -437,7 +455,7 @@ export class ContentCache {
   }
 
   /** one remote read under the fetch deadline (a span of `chunks` chunks gets one deadline per chunk) */
-  async #withDeadline (src: ObjectSource, start: number, end: number, chunks = 1): Promise<Buffer> {
+  async #withDeadline (src: ObjectSource, start: number, end: number, chunks = 1, call?: () => Promise<Buffer>): Promise<Buffer> {
     let timer: NodeJS.Timeout | undefined
     const ms = this.#fetchTimeoutMs * chunks
     const deadline = new Promise<never>((_resolve, reject) => {
@@ -446,7 +464,7 @@ export class ContentCache {
       }, ms)
     })
     try {
-      return await Promise.race([src.remote.readRange(src.repo, src.stat, start, end), deadline])
+      return await Promise.race([call === undefined ? src.remote.readRange(src.repo, src.stat, start, end) : call(), deadline])
     } catch (e) {
       if (e instanceof LkError) {
         // a pinned object that the remote cannot find is an I/O failure for a reader, not ENOENT

@@ -79,6 +79,74 @@ export class DataGetter {
     })
   }
 
+  /**
+   * A GET whose 206 body is handed over in parts of `partSize` bytes as they arrive (`total`
+   * bytes expected). Any other status resolves with its whole body for the caller to judge, and
+   * nothing is handed over. Same deadline and errors as `get`; a body shorter or longer than
+   * `total` is a cut connection.
+   */
+  async getParts (url: string, headers: Record<string, string>, timeoutMs: number, total: number, partSize: number, onPart: (index: number, part: Buffer) => void): Promise<GetReply> {
+    const u = new URL(url)
+    const secure = u.protocol === 'https:'
+    if (!secure && u.protocol !== 'http:') throw new Error(`unsupported protocol ${u.protocol}`)
+    return await new Promise<GetReply>((resolve, reject) => {
+      let settled = false
+      const fail = (e: Error): void => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        req.destroy()
+        reject(e)
+      }
+      const req = (secure ? httpsRequest : httpRequest)(u, { method: 'GET', headers, agent: secure ? this.#https : this.#http }, (res: IncomingMessage) => {
+        const h = new Headers()
+        for (const [k, v] of Object.entries(res.headers)) {
+          if (v === undefined) continue
+          if (Array.isArray(v)) for (const x of v) h.append(k, x); else h.set(k, v)
+        }
+        const status = res.statusCode ?? 0
+        const streamed = status === 206
+        const parts: Buffer[] = []
+        let index = 0
+        let part = streamed ? Buffer.allocUnsafe(Math.min(partSize, total)) : Buffer.alloc(0)
+        let inPart = 0
+        let n = 0
+        res.on('data', (d: Buffer) => {
+          if (settled) return
+          if (!streamed) { parts.push(d); return }
+          if (n + d.length > total) { fail(cutError()); return }
+          n += d.length
+          let off = 0
+          while (off < d.length) {
+            const k = d.copy(part, inPart, off)
+            off += k
+            inPart += k
+            if (inPart === part.length) {
+              const full = part
+              const at = index++
+              const left = total - (at + 1) * partSize
+              part = Buffer.allocUnsafe(Math.max(0, Math.min(partSize, left)))
+              inPart = 0
+              try { onPart(at, full) } catch (e) { fail(e as Error); return }
+            }
+          }
+        })
+        res.on('error', (e: Error) => { fail(e) })
+        res.on('end', () => {
+          if (settled) return
+          if (!res.complete || (streamed && n !== total)) { fail(cutError()); return }
+          settled = true
+          clearTimeout(timer)
+          resolve({ status, headers: h, buf: Buffer.concat(parts) })
+        })
+        res.on('close', () => { if (!settled) fail(cutError()) })
+      })
+      const timer = setTimeout(() => { fail(timeoutError(timeoutMs)) }, timeoutMs)
+      req.on('error', (e: Error) => { fail(e) })
+      req.end()
+    })
+  }
+
   /** closes idle keep-alive sockets (requests in flight fail) */
   close (): void {
     this.#http.destroy()

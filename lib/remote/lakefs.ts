@@ -645,6 +645,36 @@ export class LakefsRemote implements Remote {
     return this.#ranged(r, start, stop)
   }
 
+  /**
+   * Streams a presigned range in parts (see Remote.readRangeParts): one request, parts handed
+   * over as they arrive. No retry once a part is out; before that, anything unexpected (an
+   * expired URL, a 5xx, a network error) goes the ordinary readRange way, with its retries and
+   * URL renewal, and is handed over in parts at the end. Other addresses always go that way.
+   */
+  async readRangeParts (repo: RepoName, stat: ObjectStat, start: number, end: number, partSize: number, onPart: (index: number, part: Buffer) => void): Promise<void> {
+    const stop = Math.min(end, stat.size)
+    if (stop <= start) return
+    let delivered = 0
+    const hand = (k: number, part: Buffer): void => { delivered++; onPart(k, part) }
+    if (/^https?:\/\//.test(stat.physicalAddress) && !this.#closed) {
+      const origin = this.#origins.get(originKey(stat.physicalAddress, stat.path))
+      let url = origin?.freshUrl ?? stat.physicalAddress
+      try {
+        if (origin?.expiresAt !== undefined && origin.expiresAt < Date.now() + 5_000) url = await this.#renew(stat, origin)
+        const r = await this.#data.getParts(url, { range: `bytes=${start}-${stop - 1}` }, this.#timeoutFor(stop - start), stop - start, partSize, hand)
+        if (r.status === 206) return
+      } catch (e) {
+        if (delivered > 0) {
+          const name = (e as { name?: unknown }).name
+          if (name === 'TimeoutError') throw new LkError('LK_REMOTE_TIMEOUT', `lakeFS read ${stat.path}: the object store did not send the range within ${this.#timeoutFor(stop - start)} ms`)
+          throw e instanceof LkError ? e : new LkError('LK_REMOTE_UNAVAILABLE', `lakeFS read ${stat.path}: the object store connection failed mid-range (${networkCode(e)})`, { details: { network: networkCode(e) } })
+        }
+      }
+    }
+    const buf = await this.readRange(repo, stat, start, stop)
+    for (let k = 0, off = 0; off < buf.length; k++, off += partSize) hand(k, buf.subarray(off, Math.min(buf.length, off + partSize)))
+  }
+
   /** a ranged reply: 206 is the range, 200 is the whole object (a server that ignored Range) */
   #ranged (r: Reply, start: number, stop: number): Buffer {
     const buf = r.status === 200 ? r.buf.subarray(start, stop) : r.buf

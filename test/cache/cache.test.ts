@@ -7,7 +7,7 @@ import { ContentCache } from '../../lib/cache/index.js'
 import { LkError } from '../../lib/core/errors.js'
 import { branchName, repoName, type ObjectPath } from '../../lib/core/ids.js'
 import { FaultyRemote } from '../../lib/remote/faulty.js'
-import type { ObjectStat } from '../../lib/remote/types.js'
+import type { ObjectStat, Remote } from '../../lib/remote/types.js'
 import { sampleBytes } from '../conformance/dataset.js'
 import { MemoryRemote } from '../support/memory-remote.js'
 
@@ -277,8 +277,17 @@ t.test('sequential read-ahead asks for spans of several chunks in one request, w
   const { remote, stats } = await fixture({ s: data })
   const ranges: number[] = []
   const inner = remote.inner
-  const counting = Object.create(remote) as typeof remote
+  const counting = Object.create(remote) as FaultyRemote & Required<Pick<Remote, 'readRangeParts'>>
   counting.readRange = async (r, st, a, b) => { ranges.push(b - a); return await inner.readRange(r, st, a, b) }
+  // a streaming remote: parts handed over one by one, 5 ms apart
+  counting.readRangeParts = async (r, st, a, b, size, onPart) => {
+    ranges.push(b - a)
+    const all = await inner.readRange(r, st, a, b)
+    for (let k = 0; k * size < all.length; k++) {
+      await new Promise(resolve => setTimeout(resolve, 5))
+      onPart(k, all.subarray(k * size, Math.min(all.length, (k + 1) * size)))
+    }
+  }
   const c = await ContentCache.open({ dir: t.testdir(), maxBytes: 1 << 22, chunkSize: chunk, readAhead: 8, spanChunks: 4 })
   const src = { remote: counting, repo, stat: stats.s as ObjectStat }
   const buf = Buffer.alloc(4096)
@@ -303,4 +312,41 @@ t.test('sequential read-ahead asks for spans of several chunks in one request, w
   t.same(ranges.map(n => n / chunk).sort(), [1, 4], 'chunk 0 and one span: then the bound stops read-ahead')
   await first
   await c2.close()
+  remote.clear()
+
+  // a span's first chunk is readable before the span has arrived
+  let release: () => void = () => {}
+  const gate = new Promise<void>(resolve => { release = resolve })
+  counting.readRangeParts = async (r, st, a, b, size, onPart) => {
+    const all = await inner.readRange(r, st, a, b)
+    onPart(0, all.subarray(0, size))
+    await gate
+    for (let k = 1; k * size < all.length; k++) onPart(k, all.subarray(k * size, Math.min(all.length, (k + 1) * size)))
+  }
+  const c3 = await ContentCache.open({ dir: t.testdir(), maxBytes: 1 << 22, chunkSize: chunk, readAhead: 8, spanChunks: 4 })
+  await c3.read(src, buf, 4096, 0)
+  await new Promise(resolve => setTimeout(resolve, 20))
+  const misses = c3.counters.misses
+  t.equal(await c3.read(src, buf, 4096, chunk), 4096)
+  t.ok(buf.equals(data.subarray(chunk, chunk + 4096)), 'chunk 1 read while chunks 2-4 are still on the way')
+  t.equal(c3.counters.misses, misses, 'and it was a hit')
+  release()
+  const all = Buffer.alloc(data.length)
+  let pos = 0
+  while (pos < data.length) pos += await c3.read(src, all.subarray(pos), data.length - pos, pos)
+  t.ok(all.equals(data))
+  await c3.close()
+
+  // a span that fails midway: the chunks it delivered are kept, the others are fetched again
+  counting.readRangeParts = async (r, st, a, b, size, onPart) => {
+    const all = await inner.readRange(r, st, a, b)
+    onPart(0, all.subarray(0, size))
+    throw new LkError('LK_REMOTE_UNAVAILABLE', 'cut')
+  }
+  const c4 = await ContentCache.open({ dir: t.testdir(), maxBytes: 1 << 22, chunkSize: chunk, readAhead: 8, spanChunks: 4 })
+  const again = Buffer.alloc(data.length)
+  pos = 0
+  while (pos < data.length) pos += await c4.read(src, again.subarray(pos), Math.min(4096, data.length - pos), pos)
+  t.ok(again.equals(data), 'every byte read despite the failing spans')
+  await c4.close()
 })

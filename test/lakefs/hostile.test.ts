@@ -305,4 +305,25 @@ t.test('presigned reads (node:http, keep-alive): connections reused; a stall mid
 
   mode = 'ok'
   t.equal((await c.readRange(R('repo'), stat, 2, 6)).toString(), '2345', 'and reads work again')
+
+  // streamed in parts: each handed over in order; a failure before the first part goes the
+  // ordinary way (retries), a stall after it is a timeout
+  const got: string[] = []
+  await c.readRangeParts(R('repo'), stat, 0, 10, 4, (k, part) => { got.push(`${k}:${part.toString()}`) })
+  t.same(got, ['0:0123', '1:4567', '2:89'])
+  let failFirst = true
+  store.removeAllListeners('request')
+  store.on('request', (req, res) => {
+    gets++
+    if (failFirst) { failFirst = false; res.writeHead(503).end(); return }
+    if (mode === 'stall') { res.writeHead(206, { 'content-length': 10, 'content-range': 'bytes 0-9/10' }); res.write('01234'); return }
+    res.writeHead(206, { 'content-range': 'bytes 0-9/10', 'content-length': 10 }).end(body)
+  })
+  got.length = 0
+  await c.readRangeParts(R('repo'), stat, 0, 10, 5, (k, part) => { got.push(`${k}:${part.toString()}`) })
+  t.same(got, ['0:01234', '1:56789'], 'a 503 before any part: read again the ordinary way')
+  mode = 'stall'
+  got.length = 0
+  t.equal(await codeOf(c.readRangeParts(R('repo'), stat, 0, 10, 5, (k, part) => { got.push(`${k}:${part.toString()}`) })), 'LK_REMOTE_TIMEOUT', 'a stall after a part: a timeout')
+  t.same(got, ['0:01234'], 'the part that arrived was handed over, nothing more')
 })
