@@ -9,8 +9,11 @@
 // directory's listing. Reads near the furthest position read so far (at most `window` files past
 // it, or somewhat behind it: several readers share a sorted list out round-robin, so they arrive
 // out of order and some lag) advance that frontier; after two such reads the directory counts as read in order and
-// the `window` files past the frontier are queued. A read far from the frontier (a random
-// access pattern, another epoch starting over) resets the directory and drops what it had queued.
+// the `window` files past the frontier are queued; when the window runs past the directory's
+// last file, it goes on into the next directory of the parent's listing (when that one is
+// listed: a loader that walked the tree has listed them all). A read far from the frontier (a
+// random access pattern, another epoch starting over) resets the directory and drops what it
+// had queued.
 //
 // Bounds: at most `inFlight` fetches at once for the whole mount, `window` files queued per
 // directory, `MAX_DIRS` directories tracked. Cancel-safety: dropped work is only ever queued work;
@@ -38,7 +41,7 @@ export interface PrefetchOptions {
 
 interface Files { names: string[], stats: ObjectStat[], index: Map<string, number> }
 
-interface DirState { files: Files, frontier: number, inOrder: number, queuedUpTo: number }
+interface DirState { files: Files, frontier: number, inOrder: number, queuedUpTo: number, continued: boolean }
 
 interface Job { dir: string, rel: string, stat: ObjectStat }
 
@@ -87,7 +90,7 @@ export class DirPrefetcher {
     // ahead of the frontier by more than the window: a skip; far behind it: a new pass
     if (st === undefined || i > st.frontier + this.#window || i < st.frontier - Math.max(32, 4 * this.#window)) {
       if (st !== undefined) this.#drop(dir)
-      st = { files, frontier: i, inOrder: 1, queuedUpTo: i }
+      st = { files, frontier: i, inOrder: 1, queuedUpTo: i, continued: false }
     } else {
       st.inOrder++
       st.frontier = Math.max(st.frontier, i)
@@ -108,7 +111,42 @@ export class DirPrefetcher {
       this.counters.queued++
     }
     st.queuedUpTo = Math.max(st.queuedUpTo, last)
+    // the window reaches past the directory's end: go on into the next directory beside it
+    const over = st.frontier + this.#window - (files.names.length - 1)
+    if (over > 0 && !st.continued && dir !== '') {
+      st.continued = true
+      await this.#continueAfter(dir, over)
+    }
     this.#pump()
+  }
+
+  /** queues the first `count` files of the directory listed after `dir` in its parent */
+  async #continueAfter (dir: string, count: number): Promise<void> {
+    const slash = dir.lastIndexOf('/')
+    const parent = slash === -1 ? '' : dir.slice(0, slash)
+    const siblings = await this.#o.listing(parent)
+    if (siblings === undefined || this.#closed) return
+    let seen = false
+    let next: string | undefined
+    for (const [name, node] of siblings) {
+      if (seen && node.kind === 'dir') { next = name; break }
+      if (name === dir.slice(slash + 1)) seen = true
+    }
+    if (next === undefined) return
+    const nextDir = parent === '' ? next : `${parent}/${next}`
+    const listing = await this.#o.listing(nextDir)
+    if (listing === undefined || this.#closed || this.#dirs.has(nextDir)) return
+    const files = this.#filesOf(listing)
+    const last = Math.min(files.names.length, count) - 1
+    // a reader arriving at its first file finds it in order already (frontier just before it)
+    this.#dirs.set(nextDir, { files, frontier: -1, inOrder: 1, queuedUpTo: last, continued: false })
+    for (let k = 0; k <= last; k++) {
+      const stat = files.stats[k] as ObjectStat
+      const child = `${nextDir}/${files.names[k] as string}`
+      if (stat.size === 0 || !this.#o.isCommitted(child, stat)) continue
+      this.#queue.push({ dir: nextDir, rel: child, stat })
+      this.counters.queued++
+    }
   }
 
   #filesOf (listing: Map<string, { kind: 'file', stat: ObjectStat } | { kind: 'dir' }>): Files {

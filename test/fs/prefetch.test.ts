@@ -126,3 +126,34 @@ t.test('a session reading a listed directory in order: the next files come from 
   t.ok(st.cacheHits >= 10, `most reads were hits (${st.cacheHits} hits, ${st.cacheMisses} misses)`)
   t.equal(faulty.callCount('readRange'), 20, 'each file fetched once')
 })
+
+t.test('the window goes on into the next listed directory beside the one being read', async t => {
+  const dirOf = (prefix: string, n: number): Map<string, { kind: 'file', stat: ObjectStat } | { kind: 'dir' }> => {
+    const m = new Map<string, { kind: 'file', stat: ObjectStat } | { kind: 'dir' }>()
+    for (let i = 0; i < n; i++) m.set(`f${i}`, { kind: 'file', stat: { ...statOf(`f${i}`), path: `${prefix}/f${i}` as ObjectPath } })
+    return m
+  }
+  const root = new Map<string, { kind: 'file', stat: ObjectStat } | { kind: 'dir' }>([['a', { kind: 'dir' }], ['top.txt', { kind: 'file', stat: statOf('top') }], ['b', { kind: 'dir' }], ['c', { kind: 'dir' }]])
+  const listings: Record<string, ReturnType<typeof dirOf>> = { '': root, a: dirOf('a', 5), b: dirOf('b', 5) }
+  const fetched: string[] = []
+  const p = new DirPrefetcher({
+    listing: async dir => listings[dir],
+    isCommitted: () => true,
+    fetch: async stat => { fetched.push(stat.path) },
+    window: 4,
+    inFlight: 10,
+  })
+  p.opened('a/f0')
+  p.opened('a/f1')
+  await tick()
+  t.same(fetched, ['a/f2', 'a/f3', 'a/f4', 'b/f0'], 'past the end of a: the first file of b')
+  p.opened('a/f2')
+  await tick()
+  p.opened('b/f0')
+  await tick()
+  t.same(fetched.slice(4), ['b/f1', 'b/f2', 'b/f3', 'b/f4'], 'arriving in b counts as in order at once')
+  p.opened('b/f1')
+  await tick()
+  t.equal(fetched.length, 8, 'c is not listed: nothing from it')
+  p.close()
+})
