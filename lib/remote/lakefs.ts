@@ -649,7 +649,8 @@ export class LakefsRemote implements Remote {
    * Streams a presigned range in parts (see Remote.readRangeParts): one request, parts handed
    * over as they arrive. No retry once a part is out; before that, anything unexpected (an
    * expired URL, a 5xx, a network error) goes the ordinary readRange way, with its retries and
-   * URL renewal, and is handed over in parts at the end. Other addresses always go that way.
+   * URL renewal. Other addresses (the API, S3 with our own credentials) always go that way: one
+   * readRange per part, all in flight at once, handed over in order.
    */
   async readRangeParts (repo: RepoName, stat: ObjectStat, start: number, end: number, partSize: number, onPart: (index: number, part: Buffer) => void): Promise<void> {
     const stop = Math.min(end, stat.size)
@@ -671,8 +672,24 @@ export class LakefsRemote implements Remote {
         }
       }
     }
-    const buf = await this.readRange(repo, stat, start, stop)
-    for (let k = 0, off = 0; off < buf.length; k++, off += partSize) hand(k, buf.subarray(off, Math.min(buf.length, off + partSize)))
+    const n = Math.ceil((stop - start) / partSize)
+    const got: Array<Buffer | undefined> = new Array(n)
+    let next = 0
+    let failed = false
+    await Promise.all(Array.from({ length: n }, async (_, k) => {
+      const a = start + k * partSize
+      try {
+        got[k] = await this.readRange(repo, stat, a, Math.min(stop, a + partSize))
+      } catch (e) {
+        failed = true
+        throw e
+      }
+      while (!failed && next < n && got[next] !== undefined) {
+        const part = got[next] as Buffer
+        got[next] = undefined
+        hand(next++, part)
+      }
+    }))
   }
 
   /** a ranged reply: 206 is the range, 200 is the whole object (a server that ignored Range) */
