@@ -79,6 +79,8 @@ interface MountRecord {
   metadata?: Metadata
   cacheDir?: string
   allowOther?: boolean
+  /** absent: true */
+  xattrs?: boolean
   createdAt: string
 }
 
@@ -238,6 +240,7 @@ export class Manager implements MountManager {
     if (req.metadata !== undefined) rec.metadata = { ...rec.metadata, ...req.metadata }
     if (req.cacheDir !== undefined) rec.cacheDir = req.cacheDir
     if (req.allowOther !== undefined) rec.allowOther = req.allowOther
+    if (req.xattrs !== undefined) rec.xattrs = req.xattrs
     const log = resume?.log ?? this.#log.child({ mount: id, repo: uri.repo, ref })
     const entry: Entry = resume ?? { rec, state: 'mounted', since: this.#now(), session: undefined, fuse: undefined, remote, log }
     await this.#saveRecord(rec)
@@ -248,6 +251,7 @@ export class Manager implements MountManager {
       const fs = this.#o.wrapFs === undefined ? session.fs : this.#o.wrapFs(session.fs, { id: rec.id, mountpoint })
       entry.fuse = await this.#mountFuse(fs, mountpoint, {
         allowOther: rec.allowOther === true,
+        xattrs: rec.xattrs !== false,
         readOnly: !rec.write,
         immutable: !rec.write,
         fsName: rec.uri,

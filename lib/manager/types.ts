@@ -24,6 +24,12 @@ export interface MountRequest {
   target?: unknown
   /** let other users see the mount (FUSE allow_other); off unless asked */
   allowOther?: boolean
+  /**
+   * serve extended attributes (object metadata as user.*, the pinned commit on the root);
+   * default true. false: the kernel stops asking after one ENOSYS, so `ls -l` and `find -ls`
+   * cost no daemon round trip per entry for the security/ACL probes they make.
+   */
+  xattrs?: boolean
 }
 
 export type MountState = 'mounted' | 'committing' | 'unmounting' | 'staged' | 'failed'
