@@ -83,7 +83,7 @@ export const umountCommand: CommandModule<GlobalArgs, GlobalArgs & { mountpoint:
         ...(meta === undefined ? {} : { metadata: meta }),
       })
       if (a.json) { printJson(r); return }
-      const what = r.commit !== undefined ? `committed ${shortId(r.commit.id)}` : r.action === 'discard' ? 'staged changes discarded' : r.action === 'keep' ? 'staged changes kept' : 'nothing to commit'
+      const what = r.commit !== undefined ? `committed ${shortId(r.commit.id)}` : r.action === 'discard' ? 'staged changes discarded' : r.action === 'keep' && (r.staged ?? 1) > 0 ? `${r.staged ?? ''} staged changes kept`.trimStart() : 'nothing to commit'
       out(`unmounted ${absolute(a.mountpoint)}: ${what}`)
     } finally {
       c.close()

@@ -59,6 +59,14 @@ export interface CacheStatus {
   hitRate: number
 }
 
+export interface UnmountResult {
+  /** what happened to staged changes (read-only mounts: keep, with nothing staged) */
+  action: OnUnmount
+  /** paths still staged afterwards (kept for a later mount or commit) */
+  staged: number
+  commit?: CommitInfo
+}
+
 export interface UnmountRequest {
   mountpoint: string
   action?: OnUnmount
@@ -69,7 +77,7 @@ export interface UnmountRequest {
 export interface MountManager {
   mount (req: MountRequest): Promise<MountStatus>
   /** returns the commit when one was made */
-  unmount (req: UnmountRequest): Promise<{ commit?: CommitInfo, action: OnUnmount }>
+  unmount (req: UnmountRequest): Promise<UnmountResult>
   commit (mountpoint: string, opts: { message: string, metadata?: Metadata, branch?: string }): Promise<CommitInfo>
   diff (mountpoint: string): Promise<DiffEntry[]>
   status (mountpoint?: string): Promise<{ mounts: MountStatus[], cache: CacheStatus }>

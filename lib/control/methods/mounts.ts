@@ -60,7 +60,7 @@ export const mount = defineMethod<
 export const umount = defineMethod<
   { mountpoint: string, action?: OnUnmount, message?: string, metadata?: Metadata },
   { mountpoint: string, action: OnUnmount | undefined, message: string | undefined, metadata: Metadata | undefined },
-  { action: OnUnmount, commit?: CommitInfo }
+  { action: OnUnmount, staged?: number, commit?: CommitInfo }
 >({
   name: 'umount',
   title: 'Unmount',
