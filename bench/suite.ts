@@ -71,6 +71,9 @@ const BUCKET = 'bench'
 
 type System = 'local' | 'lk' | 'rclone' | 's3fs'
 const SYSTEMS: System[] = ['local', 'lk', 'rclone', 's3fs']
+/** the systems this run measures (a peer that could not be installed is left out) */
+let RUN: System[] = [...SYSTEMS]
+const peersLeftOut: System[] = []
 
 const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
 const now = (): number => performance.now()
@@ -186,12 +189,24 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(sig, () => { log(`${sig}: cleaning up`); void procs.cleanup().finally(() => process.exit(130)) })
 }
 
-function ensurePackages (): void {
-  const missing = ['rclone', 's3fs'].filter(p => spawnSync('sh', ['-c', `command -v ${p}`]).status !== 0)
-  if (missing.length === 0) return
+/**
+ * installs the peers when missing (scripts/setup.sh --bench does it up front); a peer that still
+ * cannot be had is left out of the run, loudly, so the suite completes and reports what it could
+ */
+function ensurePeers (): Array<'rclone' | 's3fs'> {
+  const absent = (): Array<'rclone' | 's3fs'> => (['rclone', 's3fs'] as const).filter(p => spawnSync('sh', ['-c', `command -v ${p}`]).status !== 0)
+  let missing = absent()
+  if (missing.length === 0) return []
   log(`installing ${missing.join(' ')} (apt-get)`)
-  const r = spawnSync('apt-get', ['install', '-y', ...missing], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
-  if (r.status !== 0) throw new Error(`apt-get install ${missing.join(' ')} failed`)
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+  const install = (): number | null => spawnSync('apt-get', ['-o', 'DPkg::Lock::Timeout=300', 'install', '-y', '--no-install-recommends', ...missing], { stdio: 'inherit', env }).status
+  if (install() !== 0) {
+    spawnSync('apt-get', ['update'], { stdio: 'inherit', env })
+    install()
+  }
+  missing = absent()
+  if (missing.length > 0) log(`WARNING: ${missing.join(' and ')} could not be installed; the run goes on without ${missing.length > 1 ? 'them' : 'it'} (install with: apt-get install -y ${missing.join(' ')})`)
+  return missing
 }
 
 function gitCommit (): string {
@@ -210,7 +225,11 @@ const startedAt = new Date()
 let failure: unknown
 
 try {
-  ensurePackages()
+  const absentPeers = ensurePeers()
+  if (absentPeers.length > 0) {
+    peersLeftOut.push(...absentPeers)
+    RUN = RUN.filter(s => !absentPeers.includes(s as 'rclone' | 's3fs'))
+  }
   if (!existsSync(DAEMON) || !existsSync(SERVE)) throw new Error('build first: npx tsc -p .')
   log(`mode ${MODE} (${JSON.stringify(SIZES)}), reps ${REPS}, work dir ${work}, load ${loadavg().map(x => x.toFixed(1)).join(' ')}`)
 
@@ -368,7 +387,7 @@ try {
     }
   }
   const coldLocal = async (sub: string): Promise<void> => { await py('evict', join(data, sub)) }
-  const order = (rep: number): System[] => SYSTEMS.map((_, i) => SYSTEMS[(i + rep) % SYSTEMS.length] as System)
+  const order = (rep: number): System[] => RUN.map((_, i) => RUN[(i + rep) % RUN.length] as System)
   const withMount = async <T>(sys: System, fn: (root: string) => Promise<T>, opts: MountOpts = {}): Promise<T> => {
     const m = await mountSystem(sys, opts)
     try { return await fn(m.root) } finally { await m.unmount() }
@@ -555,6 +574,7 @@ const report = {
   machine: { cpus: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), load1: { min: Math.min(...loadSamples), median: loadMed ?? null, max: Math.max(...loadSamples) } },
   setup: 'lk-mount: lk-mountd → lk-mount serve (LakefsRemote, presigned URLs) → Ceph RGW; rclone mount --vfs-cache-mode full; s3fs use_cache; same bucket and bytes',
   failure: failure === undefined ? null : String((failure as Error).message ?? failure),
+  peersLeftOut,
   rows,
   targets,
 }
@@ -564,6 +584,7 @@ const md: string[] = [
   `commit \`${commit}\`, ${report.startedAt} → ${report.finishedAt}, ${cpus().length} CPUs, load average (1 min) during the run: median ${fmt(loadMed, 1)}, min ${fmt(report.machine.load1.min, 1)}, max ${fmt(report.machine.load1.max, 1)}.`,
   `${report.setup}. Medians; ratios are speed ratios (> 1: lk-mount faster), whatever the unit.`,
   failure === undefined ? '' : `\n**The run failed:** ${report.failure ?? ''}\n`,
+  peersLeftOut.length === 0 ? '' : `\n**Not measured:** ${peersLeftOut.join(', ')} (could not be installed).\n`,
   '| workload | unit | local | lk-mount | rclone | s3fs | lk/local | lk/rclone | lk/s3fs |',
   '|---|---|---|---|---|---|---|---|---|',
   ...rows.map(r => `| ${r.name} | ${r.unit} | ${fmt(r.median.local ?? undefined)} | ${fmt(r.median.lk ?? undefined)} | ${fmt(r.median.rclone ?? undefined)} | ${fmt(r.median.s3fs ?? undefined)} | ${fmt(r.ratio.local ?? undefined)} | ${fmt(r.ratio.rclone ?? undefined)} | ${fmt(r.ratio.s3fs ?? undefined)} |`),
