@@ -42,11 +42,12 @@ export interface BaseViewOptions {
 }
 
 /**
- * 50,000 entries: ~36 MiB of heap with presigned URLs (~0.74 KB an entry, measured with
- * bench/probe-list-memory.ts and in the daemon), fifty 1,000-file directories; a bigger single
- * directory is kept whole while it is the one in use.
+ * 10,000 entries: ~7 MiB of heap with presigned URLs (~0.74 KB an entry, bench/probe-list-memory.ts),
+ * ten 1,000-file directories; a bigger single directory is kept whole while it is the one in use.
+ * Chosen by the daemon's RSS after `find` over 1,000,000 objects (bench/README.md): 10,000 ->
+ * 315-328 MiB, 20,000 -> 374, 50,000 -> 466, where ~190 MiB of it do not depend on the budget.
  */
-export const DEFAULT_MAX_ENTRIES = 50_000
+export const DEFAULT_MAX_ENTRIES = 10_000
 
 export class BaseView {
   readonly commit: CommitId
