@@ -3,7 +3,9 @@
 // The view of a path is three layers, top first:
 //   1. open written files (`#nodes`: live size and mtime of files being written),
 //   2. the staging journal (lib/staging: final state per path, active over sealed),
-//   3. the pinned commit (BaseView: lazily listed, cached forever because it is immutable).
+//   3. the pinned commit (BaseView: lazily listed; kept within an entry budget, whole directories
+//      evicted least recently used first and listed again when needed: the commit is immutable).
+//      Layers 1 and 2 are never evicted: only what can be asked again is.
 // Directories are implicit (a prefix with children) plus explicit staged directories (mkdir, or
 // a directory kept after its last child was unlinked). A staged 'del' hides a base path; rmdir
 // and rename record a 'del' for every base path they remove, so a hidden directory never shows
@@ -34,7 +36,7 @@ import type { ContentCache, ObjectSource } from '../cache/index.js'
 import { commitStaged } from '../commit/index.js'
 import type { CommitInfo, DiffEntry, Metadata, ObjectStat, Remote } from '../remote/types.js'
 import { Journal, fsyncDir, type StagedEntry } from '../staging/index.js'
-import { BaseView } from './base.js'
+import { BaseView, type BaseViewOptions } from './base.js'
 import type { Attr, FsCore, MountCommitOptions, MountIdentity, MountSession, MountStats, StatFs } from './types.js'
 
 /** the control file: resolves by name at the root, never listed */
@@ -60,6 +62,8 @@ export interface OpenMountOptions {
   stateDir?: string
   log?: Logger
   clock?: Clock
+  /** entries of the pinned commit's listings kept in memory (lib/fs/base.ts DEFAULT_MAX_ENTRIES) */
+  listingBudget?: number
 }
 
 type FileSrc = { t: 'base', stat: ObjectStat } | Extract<StagedEntry, { t: 'file' | 'ref' }>
@@ -146,6 +150,7 @@ class Session implements MountSession, FsCore {
   #clock: Clock
   #prefix: string
   #base: BaseView
+  #baseOpts: BaseViewOptions
   #nodes = new Map<string, Node>()
   #handles = new Map<number, Handle>()
   #nextFh = 1
@@ -170,7 +175,8 @@ class Session implements MountSession, FsCore {
     this.#log = log
     this.#clock = clock
     this.#prefix = prefix
-    this.#base = new BaseView(o.remote, o.repo, pinned, prefix)
+    this.#baseOpts = o.listingBudget === undefined ? {} : { maxEntries: o.listingBudget }
+    this.#base = new BaseView(o.remote, o.repo, pinned, prefix, this.#baseOpts)
     this.#openedMs = clock.now()
     if (journal !== undefined) for (const [p] of journal.entries()) this.#index(p)
   }
@@ -913,7 +919,7 @@ class Session implements MountSession, FsCore {
       for (const [p, e] of res.sealed.entries) if (e.t === 'dir' && j.get(p) === e) keepDirs.push([p, e])
       if (keepDirs.length > 0) await this.#record(keepDirs)
       // re-pin first, then forget the sealed set: the new commit holds what the set held
-      this.#base = new BaseView(this.#remote, this.#identity.repo, res.commit.id, this.#prefix)
+      this.#base = new BaseView(this.#remote, this.#identity.repo, res.commit.id, this.#prefix, this.#baseOpts)
       if (res.branch !== branch) {
         // the mount follows the branch it committed to (its base is now that branch's head)
         this.#identity = { ...this.#identity, ref: res.branch as string as RefExpr, branch: res.branch }
