@@ -172,6 +172,9 @@ export class PreUploader {
     }
   }
 
+  /** every staged change was discarded: forget everything not in flight */
+  forgetAll (): void { this.forget([...this.#slots.keys()]) }
+
   /** waits until nothing is queued or running */
   async drain (): Promise<void> {
     while (this.#queue.length > 0 || this.#running > 0) {

@@ -969,6 +969,7 @@ class Session implements MountSession, FsCore {
     if (j === undefined) return
     await this.#exclusive(async () => {
       await j.discard()
+      this.#pre?.forgetAll()
       for (const rel of [...this.#nodes.keys()]) this.#detach(rel)
       this.#children.clear()
       await j.gcData(this.#liveData())
