@@ -12,7 +12,10 @@
 // shows it), or build changes from anything but the sealed set.
 //
 // It knows the journal and the Remote interface only; how a path maps to an object path, whether
-// the base has a file, and how to stream an unchanged base object are given by the caller.
+// the base has a file, and how to stream an unchanged base object are given by the caller, and
+// so are uploads made while the mount was live (preupload.ts): a staged file whose bytes were
+// already uploaded goes to commitChanges with that upload as a hint (Change.preUploaded), which
+// the remote links instead of uploading again.
 
 import { hostname } from 'node:os'
 import { Readable } from 'node:stream'

@@ -3,9 +3,10 @@
 // only links them instead of uploading everything then.
 //
 // What it owns: per staged data file (the journal's data/<name>), the last upload and the
-// version of the data file it read. The session calls `changed(name)` before every change to a
-// data file's bytes (write, truncate); an upload whose version is no longer the file's current
-// one is never handed out. Data file names are never reused (lib/staging allocates random
+// version of the data file it read. The session calls `changed(name)` before and after every
+// change to a data file's bytes (write, truncate: an upload that read while the change was in
+// flight sees the second bump); an upload whose version is no longer the file's current one is
+// never handed out. Data file names are never reused (lib/staging allocates random
 // names), so a renamed file keeps its upload and a deleted one simply never asks for it.
 //
 // What it must never do: be the authority. The journal's data file stays the truth until the
@@ -55,6 +56,8 @@ export class PreUploader {
   #queue: string[] = []
   #running = 0
   #closed = false
+  /** the remote answered that it has no staging locations: stop reading files for nothing */
+  #unsupported = false
   /** counters for tests and logs */
   readonly stats = { uploaded: 0, failed: 0, stale: 0, used: 0 }
 
@@ -80,7 +83,7 @@ export class PreUploader {
 
   /** the data file was made durable with `size` bytes (close, fsync): upload it in the background */
   schedule (name: string, file: string, path: ObjectPath, size: number): void {
-    if (this.#closed || size > this.#maxBytes) return
+    if (this.#closed || this.#unsupported || size > this.#maxBytes) return
     const s = this.#slot(name)
     s.want = { file, path, size }
     if (s.result?.version === s.version && s.result.up.size === size) return
@@ -131,7 +134,11 @@ export class PreUploader {
       const preUpload = this.#o.remote.preUpload
       if (preUpload === undefined) return
       const up = await preUpload.call(this.#o.remote, this.#o.repo, this.#o.branch(), want.path, data)
-      if (up === undefined) return
+      if (up === undefined) {
+        if (!this.#unsupported) this.#o.log.info('pre-upload: the remote hands out no staging locations; the commit uploads everything')
+        this.#unsupported = true
+        return
+      }
       if (s.version !== version) { this.stats.stale++; return }
       s.result = { version, up }
       this.stats.uploaded++

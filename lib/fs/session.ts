@@ -17,6 +17,9 @@
 // contents between writes: those are made durable (data file datasync, then a journal record
 // with the new size) by flush (close), fsync and release. A file opened for writing is copied
 // from the cache into a staging data file on open (copy-on-write; O_TRUNC skips the copy).
+// Once a file's contents are durable (close, fsync), a write mount on a remote with staging
+// locations uploads them in the background (lib/commit/preupload.ts); every write or truncate
+// makes such an upload stale first, so the commit links only uploads of the current bytes.
 //
 // Concurrency contract: all state lives on the event loop. Operations that check and then change
 // the namespace (create, unlink, mkdir, rmdir, rename, truncate of an unopened file) run one at a
@@ -525,8 +528,11 @@ class Session implements MountSession, FsCore {
     node.size = Math.max(node.size, at + len)
     node.mtime = this.#clock.now()
     node.dirty = true
-    this.#pre?.changed(node.data)
-    await node.fh.write(data, 0, len, at)
+    // before and after: an upload that started reading while this write was in flight may have
+    // read the old bytes, and must not be taken for the new ones
+    const name = node.data
+    this.#pre?.changed(name)
+    try { await node.fh.write(data, 0, len, at) } finally { this.#pre?.changed(name) }
     return len
   }
 
@@ -557,8 +563,9 @@ class Session implements MountSession, FsCore {
 
   async #truncateNode (node: Node, size: number): Promise<void> {
     await this.#ensureOwnData(node)
-    this.#pre?.changed(node.data)
-    await node.fh.truncate(size)
+    const name = node.data
+    this.#pre?.changed(name)
+    try { await node.fh.truncate(size) } finally { this.#pre?.changed(name) }
     node.size = size
     node.mtime = this.#clock.now()
     node.dirty = true

@@ -241,3 +241,18 @@ t.test('PreUploader: stale, failed and oversized uploads are never handed out', 
   t.equal(pre.stats.failed, 1)
   t.equal(await pre.take('never', 1), undefined)
 })
+
+t.test('PreUploader: a remote without staging locations turns it off', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'lk-preupload-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  let asked = 0
+  const remote = { preUpload: async (): Promise<PreUploaded | undefined> => { asked++; return undefined } } as unknown as Remote
+  const pre = new PreUploader({ remote, repo, branch: () => branchName(SAMPLE_BRANCH), log: silentLogger })
+  t.teardown(async () => { await pre.close() })
+  await writeFile(join(dir, 'f'), 'abc')
+  pre.schedule('f', join(dir, 'f'), 'f' as ObjectPath, 3)
+  t.equal(await pre.take('f', 3), undefined)
+  pre.schedule('g', join(dir, 'f'), 'g' as ObjectPath, 3)
+  await pre.drain()
+  t.equal(asked, 1, 'asked once, then never again')
+})
