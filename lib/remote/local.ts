@@ -81,7 +81,7 @@ export class LocalRemote implements Remote {
     return await this.store.putObject(repoName(repo), refExpr(branch), objectPath(path), content, opts)
   }
 
-  putExisting = async (repo: RepoName, branch: BranchName, path: ObjectPath, blob: { address: string, sha256: string, size: number }, opts?: PutOptions): Promise<ObjectStat> => {
+  putExisting = async (repo: RepoName, branch: BranchName, path: ObjectPath, blob: { address: string, sha256: string, size: number, physicalAddress?: string }, opts?: PutOptions): Promise<ObjectStat> => {
     return await this.store.putExisting(repoName(repo), refExpr(branch), objectPath(path), blob, opts)
   }
 

@@ -230,9 +230,10 @@ export interface Remote {
   /**
    * Optional (the embedded store): stages an object whose bytes already lie in the store's blob
    * store under `blob.address` (a key of its BlobStore) and hash to `blob.sha256`; nothing is
-   * uploaded. lk-mount serve links direct uploads this way.
+   * uploaded. lk-mount serve links direct uploads this way. With `blob.physicalAddress` (where
+   * the bytes were found), LK_UNSUPPORTED when the blob store would not find them there.
    */
-  putExisting?: (repo: RepoName, branch: BranchName, path: ObjectPath, blob: { address: string, sha256: string, size: number }, opts?: PutOptions) => Promise<ObjectStat>
+  putExisting?: (repo: RepoName, branch: BranchName, path: ObjectPath, blob: { address: string, sha256: string, size: number, physicalAddress?: string }, opts?: PutOptions) => Promise<ObjectStat>
   /** stages deletes on a branch; missing paths are ignored */
   deleteObjects (repo: RepoName, branch: BranchName, paths: ObjectPath[]): Promise<void>
   /** replaces an object's user metadata (staged on a branch) */

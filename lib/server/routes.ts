@@ -603,10 +603,14 @@ export function routes (d: Deps): Handler[] {
       if (typeof b.mtime === 'number') opts.mtime = b.mtime
       if (r.putExisting !== undefined) {
         // the upload becomes the object's blob where it lies: the link moves no bytes (one read
-        // to hash it; no second upload, no delete)
+        // to hash it; no second upload, no delete) — when the store's blobs are that bucket
         const sha256 = content.kind === 'buffer' ? createHash('sha256').update(content.data).digest('hex') : (content as { sha256: string }).sha256
-        const stat = await r.putExisting(repo, branch, path, { address: blobKey, sha256, size }, opts)
-        return { status: 200, body: await statJson(d, stat, { presign: false, userMetadata: true }) }
+        try {
+          const stat = await r.putExisting(repo, branch, path, { address: blobKey, sha256, size, physicalAddress: address }, opts)
+          return { status: 200, body: await statJson(d, stat, { presign: false, userMetadata: true }) }
+        } catch (e) {
+          if (!(e instanceof LkError && e.code === 'LK_UNSUPPORTED')) throw e
+        }
       }
       const stat = await r.putObject(repo, branch, path, content, opts)
       // the bytes are in the store now: the staged copy goes without keeping the client waiting

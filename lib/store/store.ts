@@ -800,11 +800,16 @@ export class Store {
    * Stages an object whose bytes are already in the blob store under `blob.address` (not the
    * content-addressed key: a direct upload linked where it lies, so linking moves no bytes).
    * The caller vouches that the blob hashes to `blob.sha256` and is `blob.size` bytes long.
+   * `blob.physicalAddress`: where the caller found the bytes; LK_UNSUPPORTED when this blob
+   * store would look elsewhere for that key (another bucket or prefix, local blobs).
    */
-  async putExisting (repo: string, branch: string, p: string, blob: { address: string, sha256: string, size: number }, opts: PutOptions = {}): Promise<ObjectStat> {
+  async putExisting (repo: string, branch: string, p: string, blob: { address: string, sha256: string, size: number, physicalAddress?: string }, opts: PutOptions = {}): Promise<ObjectStat> {
     const ctx = await this.#repo(repo)
     objectPath(p)
     if (!/^[0-9a-f]{64}$/.test(blob.sha256) || !Number.isSafeInteger(blob.size) || blob.size < 0 || blob.address === '') throw new LkError('LK_USAGE', 'putExisting needs a blob address, a hex sha256 and a size')
+    if (blob.physicalAddress !== undefined && this.blobs.address(blob.address) !== blob.physicalAddress) {
+      throw new LkError('LK_UNSUPPORTED', `the blob store (${this.blobs.description}) does not hold ${blob.physicalAddress}`)
+    }
     const cur = await this.#requireBranch(ctx, branch)
     validMetadata(opts.metadata)
     const e = { ...this.#entry(p, { checksum: blob.sha256, size: blob.size }, opts), address: blob.address }
