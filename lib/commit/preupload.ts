@@ -30,6 +30,11 @@ export interface PreUploaderOptions {
   concurrency?: number
   /** larger files are left to the commit (the upload reads the whole file into memory; default 8 MiB) */
   maxBytes?: number
+  /**
+   * uploads per data file at most (default 2): a file closed and changed again and again (a log
+   * appended to) is left to the commit instead of leaving an unlinked upload behind each time
+   */
+  maxUploadsPerFile?: number
 }
 
 interface Slot {
@@ -46,12 +51,15 @@ interface Slot {
   idle?: { promise: Promise<void>, resolve: () => void }
   /** the last finished upload and the version it read */
   result?: { version: number, up: PreUploaded }
+  /** uploads started for this data file */
+  uploads: number
 }
 
 export class PreUploader {
   readonly #o: PreUploaderOptions
   readonly #limit: number
   readonly #maxBytes: number
+  readonly #maxUploads: number
   readonly #slots = new Map<string, Slot>()
   #queue: string[] = []
   #running = 0
@@ -65,11 +73,12 @@ export class PreUploader {
     this.#o = o
     this.#limit = Math.max(1, o.concurrency ?? 8)
     this.#maxBytes = o.maxBytes ?? 8 * 1024 * 1024
+    this.#maxUploads = o.maxUploadsPerFile ?? 2
   }
 
   #slot (name: string): Slot {
     let s = this.#slots.get(name)
-    if (s === undefined) { s = { version: 0, queued: false }; this.#slots.set(name, s) }
+    if (s === undefined) { s = { version: 0, queued: false, uploads: 0 }; this.#slots.set(name, s) }
     return s
   }
 
@@ -87,6 +96,7 @@ export class PreUploader {
     const s = this.#slot(name)
     s.want = { file, path, size }
     if (s.result?.version === s.version && s.result.up.size === size) return
+    if (s.uploads >= this.#maxUploads) return
     this.#enqueue(name, s)
     this.#pump()
   }
@@ -113,6 +123,8 @@ export class PreUploader {
       s.queued = false
       const want = s.want
       if (want === undefined || (s.result?.version === s.version && s.result.up.size === want.size)) { this.#settle(s); continue }
+      if (s.uploads >= this.#maxUploads) { this.#settle(s); continue }
+      s.uploads++
       this.#running++
       const run: Promise<void> = this.#upload(s, want).finally(() => {
         this.#running--

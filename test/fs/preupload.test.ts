@@ -242,6 +242,24 @@ t.test('PreUploader: stale, failed and oversized uploads are never handed out', 
   t.equal(await pre.take('never', 1), undefined)
 })
 
+t.test('PreUploader: a file changed again and again is left to the commit', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'lk-preupload-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  let uploads = 0
+  const remote = { preUpload: async (_r: RepoName, _b: BranchName, _p: ObjectPath, data: Buffer): Promise<PreUploaded | undefined> => { uploads++; return { address: `a${uploads}`, checksum: '', size: data.length, sha256: sha(data) } } } as unknown as Remote
+  const pre = new PreUploader({ remote, repo, branch: () => branchName(SAMPLE_BRANCH), log: silentLogger })
+  t.teardown(async () => { await pre.close() })
+  const f = join(dir, 'log')
+  for (let i = 1; i <= 5; i++) {
+    await writeFile(f, 'x'.repeat(i))
+    pre.changed('log')
+    pre.schedule('log', f, 'log' as ObjectPath, i)
+    await pre.drain()
+  }
+  t.equal(uploads, 2, 'two uploads, then no more')
+  t.equal(await pre.take('log', 5), undefined, 'the commit uploads the file itself')
+})
+
 t.test('PreUploader: a remote without staging locations turns it off', async t => {
   const dir = await mkdtemp(join(tmpdir(), 'lk-preupload-'))
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
