@@ -45,6 +45,8 @@ const { values: args } = parseArgs({
     keep: { type: 'boolean', default: false },
     /** extra node flags for lk-mountd, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" (profiling) */
     'daemon-node-args': { type: 'string' },
+    /** the same for lk-mount serve */
+    'serve-node-args': { type: 'string' },
   },
 })
 
@@ -310,7 +312,7 @@ try {
   // -- lk-mount serve and lk-mountd ---------------------------------------------------------------
   const servePort = await freePort()
   const awsEnv = { AWS_ACCESS_KEY_ID: rgw.accessKeyId, AWS_SECRET_ACCESS_KEY: rgw.secretAccessKey }
-  const serve = procs.spawn('lk-mount serve', process.execPath, [SERVE, '--store', storeDir, '--listen', `127.0.0.1:${servePort}`, '--access-key-id', 'BENCHAK', '--blobs', `s3://${BUCKET}/lk`, '--s3-endpoint', rgw.endpoint], {
+  const serve = procs.spawn('lk-mount serve', process.execPath, [...(args['serve-node-args']?.split(' ').filter(a => a !== '') ?? []), SERVE, '--store', storeDir, '--listen', `127.0.0.1:${servePort}`, '--access-key-id', 'BENCHAK', '--blobs', `s3://${BUCKET}/lk`, '--s3-endpoint', rgw.endpoint], {
     env: { ...process.env, ...awsEnv, LK_SERVE_SECRET_ACCESS_KEY: 'bench-secret' },
   })
   for (let i = 0; ; i++) {
@@ -465,6 +467,9 @@ try {
         const total = (now() - w0) / 1000
         record(`write ${SIZES.writes} files + commit on unmount`, 's', false, 'lk', total)
         record(`  of which commit on unmount`, 's', false, 'lk', (now() - u0) / 1000)
+        // the daemon's own account of the commit (changes, pre-uploaded, build and remote times)
+        const line = daemon?.output().split('\n').filter(l => l.includes('commit: committed')).pop()
+        if (line !== undefined) log(`lk-mountd: ${line.slice(0, 400)}`)
       }
       const runRaw = async (): Promise<void> => {
         const list = await listFiles(src)

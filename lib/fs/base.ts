@@ -92,11 +92,28 @@ export class BaseView {
     const slash = rel.lastIndexOf('/')
     const parent = slash === -1 ? '' : rel.slice(0, slash)
     const listed = this.#listed.get(parent)
-    if (listed === undefined) return undefined
-    listed.used = true
-    this.#lastUsed = listed
-    const e = listed.names.get(rel.slice(slash + 1))
-    return e === undefined ? null : e === SUBDIR ? DIR : { kind: 'file', stat: e }
+    if (listed !== undefined) {
+      listed.used = true
+      this.#lastUsed = listed
+      const e = listed.names.get(rel.slice(slash + 1))
+      return e === undefined ? null : e === SUBDIR ? DIR : { kind: 'file', stat: e }
+    }
+    // under a directory the commit does not have, nothing exists either: a new file in a new
+    // directory costs no remote lookup (writing 1,000 new files asked stat + list for each)
+    for (let dir = parent; dir !== '';) {
+      const known = this.#known.get(dir)
+      if (known === null) return null
+      if (known !== undefined) break
+      const s = dir.lastIndexOf('/')
+      const up = s === -1 ? '' : dir.slice(0, s)
+      const siblings = this.#listed.get(up)
+      if (siblings !== undefined) {
+        if (!siblings.names.has(dir.slice(s + 1))) return null
+        break
+      }
+      dir = up
+    }
+    return undefined
   }
 
   async lookup (rel: string): Promise<BaseNode | null> {

@@ -19,6 +19,9 @@
 // contents between writes: those are made durable (data file datasync, then a journal record
 // with the new size) by flush (close), fsync and release. A file opened for writing is copied
 // from the cache into a staging data file on open (copy-on-write; O_TRUNC skips the copy).
+// Once a file's contents are durable (close, fsync), a write mount on a remote with staging
+// locations uploads them in the background (lib/commit/preupload.ts); every write or truncate
+// makes such an upload stale first, so the commit links only uploads of the current bytes.
 //
 // Concurrency contract: all state lives on the event loop. Operations that check and then change
 // the namespace (create, unlink, mkdir, rmdir, rename, truncate of an unopened file) run one at a
@@ -34,6 +37,7 @@ import { silentLogger, type Logger } from '../core/log.js'
 import { systemClock, type Clock } from '../core/clock.js'
 import type { ContentCache, ObjectSource } from '../cache/index.js'
 import { commitStaged } from '../commit/index.js'
+import { PreUploader } from '../commit/preupload.js'
 import type { CommitInfo, DiffEntry, Metadata, ObjectStat, Remote } from '../remote/types.js'
 import { Journal, fsyncDir, type StagedEntry } from '../staging/index.js'
 import { BaseView, type BaseViewOptions } from './base.js'
@@ -64,6 +68,11 @@ export interface OpenMountOptions {
   clock?: Clock
   /** entries of the pinned commit's listings kept in memory (lib/fs/base.ts DEFAULT_MAX_ENTRIES) */
   listingBudget?: number
+  /**
+   * upload closed files in the background while the mount is live, so the commit only links
+   * them (default true; only where the remote offers staging locations, see Remote.preUpload)
+   */
+  preUpload?: boolean
 }
 
 type FileSrc = { t: 'base', stat: ObjectStat } | Extract<StagedEntry, { t: 'file' | 'ref' }>
@@ -165,6 +174,8 @@ class Session implements MountSession, FsCore {
   /** this mount's share of the shared cache's counters */
   #cacheCounters = { hits: 0, misses: 0, bytesFetched: 0 }
   #closed = false
+  /** background uploads of closed files (write mounts of a branch on a remote that can) */
+  #pre: PreUploader | undefined
 
   constructor (o: OpenMountOptions, identity: MountIdentity, pinned: CommitId, prefix: string, journal: Journal | undefined, log: Logger, clock: Clock) {
     this.readOnly = !o.write
@@ -179,7 +190,13 @@ class Session implements MountSession, FsCore {
     this.#base = new BaseView(o.remote, o.repo, pinned, prefix, this.#baseOpts)
     this.#openedMs = clock.now()
     if (journal !== undefined) for (const [p] of journal.entries()) this.#index(p)
+    if (journal !== undefined && identity.branch !== undefined && o.preUpload !== false && o.remote.preUpload !== undefined) {
+      this.#pre = new PreUploader({ remote: o.remote, repo: o.repo, branch: () => this.#identity.branch ?? (identity.branch as BranchName), log })
+    }
   }
+
+  /** the pre-uploads, for tests */
+  get preUploader (): PreUploader | undefined { return this.#pre }
 
   get fs (): FsCore { return this }
 
@@ -287,11 +304,11 @@ class Session implements MountSession, FsCore {
     return await run
   }
 
-  async #record (ops: Array<[string, StagedEntry | null]>): Promise<void> {
+  async #record (ops: Array<[string, StagedEntry | null]>, opts: { lazy?: boolean } = {}): Promise<void> {
     const j = this.#journal
     if (j === undefined) throw errno('EROFS', 'read-only mount')
     for (const [p, e] of ops) if (e !== null && e.t !== 'del') this.#index(p)
-    await j.record(ops)
+    await j.record(ops, opts)
   }
 
   /** keeps the parent directory visible after its last child leaves */
@@ -457,8 +474,9 @@ class Session implements MountSession, FsCore {
       const node: Node = { rel, data, fh, size: 0, mtime: this.#clock.now(), meta: {}, dirty: true, refs: 1, fresh: false, cow: undefined }
       this.#nodes.set(rel, node)
       // the new (empty) file is durable once closed or fsynced, like on a local filesystem: its
-      // record joins the next journal flush (release records it again with its contents)
-      this.#record([[rel, this.#entryOf(node)]]).catch((e: unknown) => { node.dirty = true; this.#log.error('journal: could not record a new file', { path: rel, err: e }) })
+      // record waits for the next journal flush (flush/release records it again with its
+      // contents, so closing a new file costs one journal sync, not two)
+      this.#record([[rel, this.#entryOf(node)]], { lazy: true }).catch((e: unknown) => { node.dirty = true; this.#log.error('journal: could not record a new file', { path: rel, err: e }) })
       return this.#newFh({ kind: 'node', node, flags })
     })
   }
@@ -516,7 +534,11 @@ class Session implements MountSession, FsCore {
     node.size = Math.max(node.size, at + len)
     node.mtime = this.#clock.now()
     node.dirty = true
-    await node.fh.write(data, 0, len, at)
+    // before and after: an upload that started reading while this write was in flight may have
+    // read the old bytes, and must not be taken for the new ones
+    const name = node.data
+    this.#pre?.changed(name)
+    try { await node.fh.write(data, 0, len, at) } finally { this.#pre?.changed(name) }
     return len
   }
 
@@ -547,7 +569,9 @@ class Session implements MountSession, FsCore {
 
   async #truncateNode (node: Node, size: number): Promise<void> {
     await this.#ensureOwnData(node)
-    await node.fh.truncate(size)
+    const name = node.data
+    this.#pre?.changed(name)
+    try { await node.fh.truncate(size) } finally { this.#pre?.changed(name) }
     node.size = size
     node.mtime = this.#clock.now()
     node.dirty = true
@@ -563,7 +587,11 @@ class Session implements MountSession, FsCore {
       await node.fh.datasync()
       if (node.fresh) { node.fresh = false; await fsyncDir((this.#journal as Journal).dataPath('.')) }
       const rel = node.rel
-      if (rel !== undefined && this.#nodes.get(rel) === node) await this.#record([[rel, entry]])
+      if (rel !== undefined && this.#nodes.get(rel) === node) {
+        await this.#record([[rel, entry]])
+        // durable now: start its upload, so the commit only has to link it
+        if (entry.t === 'file') this.#pre?.schedule(entry.data, (this.#journal as Journal).dataPath(entry.data), this.#base.objectPath(rel), entry.size)
+      }
     } catch (e) {
       node.dirty = true
       throw e
@@ -912,6 +940,7 @@ class Session implements MountSession, FsCore {
       objectPath: (rel) => this.#base.objectPath(rel),
       baseHasFile: async (rel) => await this.#baseHasFileAt(j.sealed?.base ?? this.#base.commit, rel),
       streamOf: (stat) => this.#cache.stream(this.#src(stat)),
+      ...(this.#pre === undefined ? {} : { preUploaded: async (data: string, size: number) => await this.#pre?.take(data, size) }),
     })
     await this.#exclusive(async () => {
       // explicit empty directories are not stored by commits: keep them staged locally
@@ -927,6 +956,7 @@ class Session implements MountSession, FsCore {
       await j.dropSealed()
       await j.setBase(res.commit.id)
     })
+    this.#pre?.forget([...res.sealed.entries.values()].flatMap(e => e.t === 'file' ? [e.data] : []))
     await j.gcData(this.#liveData())
     return res.commit
   }
@@ -952,6 +982,7 @@ class Session implements MountSession, FsCore {
     if (j === undefined) return
     await this.#exclusive(async () => {
       await j.discard()
+      this.#pre?.forgetAll()
       for (const rel of [...this.#nodes.keys()]) this.#detach(rel)
       this.#children.clear()
       await j.gcData(this.#liveData())
@@ -1009,6 +1040,7 @@ class Session implements MountSession, FsCore {
     this.#handles.clear()
     this.#nodes.clear()
     this.#closed = true
+    await this.#pre?.close()
     await this.#journal?.close()
   }
 }
