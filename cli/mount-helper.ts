@@ -37,6 +37,8 @@ export interface HelperMount {
   mountpoint: string
   write: boolean
   allowOther: boolean
+  /** false: -o noxattrs */
+  xattrs?: boolean
   cacheSize?: number
   cacheDir?: string
   onUnmount?: 'commit' | 'keep' | 'discard'
@@ -82,6 +84,7 @@ export function parseMountArgs (argv: readonly string[]): HelperMount {
     if (key === 'ro') m.write = false
     else if (key === 'rw' || key === 'write') m.write = true
     else if (key === 'allow_other') m.allowOther = true
+    else if (key === 'noxattrs' || key === 'no-xattrs') m.xattrs = false
     else if (key === 'cache-size' || key === 'cache_size') m.cacheSize = parseSize(need())
     else if (key === 'cache-dir' || key === 'cache_dir') m.cacheDir = need()
     else if (key === 'on-unmount' || key === 'on_unmount') {
@@ -92,7 +95,7 @@ export function parseMountArgs (argv: readonly string[]): HelperMount {
     else if (key.startsWith('meta.') && key.length > 5) (m.metadata ??= {})[key.slice(5)] = val ?? ''
     else if (key === 'store') m.store = need()
     else if (GENERIC.has(key) || key.startsWith('x-') || key.startsWith('comment=')) continue
-    else usage(`unknown option ${JSON.stringify(o)}; lk-mount takes ro, rw, allow_other, cache-size=, cache-dir=, on-unmount=, message=, meta.KEY=VALUE, store=`)
+    else usage(`unknown option ${JSON.stringify(o)}; lk-mount takes ro, rw, allow_other, noxattrs, cache-size=, cache-dir=, on-unmount=, message=, meta.KEY=VALUE, store=`)
   }
   return m
 }
@@ -150,6 +153,7 @@ async function mountMain (argv: string[]): Promise<void> {
       ...(m.onUnmount === undefined ? {} : { onUnmount: m.onUnmount }),
       ...(m.message === undefined ? {} : { message: m.message }),
       ...(m.metadata === undefined ? {} : { metadata: m.metadata }),
+      ...(m.xattrs === false ? { xattrs: false } : {}),
     })
     if (m.verbose) process.stdout.write(`mounted ${st.uri} at ${st.mountpoint} (commit ${st.pinnedCommit})\n`)
   } finally {

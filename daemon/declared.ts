@@ -25,6 +25,7 @@ export function requestOf (m: DeclaredMount): MountRequest {
     write: m.write,
     target: m.store === undefined ? {} : { store: m.store },
     allowOther: m.allowOther,
+    ...(m.xattrs === undefined ? {} : { xattrs: m.xattrs }),
     ...(m.onUnmount === undefined ? {} : { onUnmount: m.onUnmount }),
     ...(m.message === undefined ? {} : { message: m.message }),
     ...(m.metadata === undefined ? {} : { metadata: m.metadata }),

@@ -49,6 +49,7 @@ async function mountWith (d: HandlerDeps, p: MountParams): Promise<MountStatus> 
     ...(p.cacheSize === undefined ? {} : { cacheSize: p.cacheSize }),
     ...(p.cacheDir === undefined ? {} : { cacheDir: p.cacheDir }),
     ...(p.allowOther === undefined ? {} : { allowOther: p.allowOther }),
+    ...(p.xattrs === undefined ? {} : { xattrs: p.xattrs }),
   })
 }
 

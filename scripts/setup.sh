@@ -7,6 +7,7 @@
 #        always:      libfuse2 (fuse-native's addon loads libfuse.so.2), fuse3 (fusermount),
 #                     attr (getfattr/setfattr for the xattr tests), python3
 #        with --test: radosgw ceph-mon ceph-osd (a single-node Ceph RGW for the S3 tests)
+#        with --bench: those and rclone s3fs (the peers the benchmark suite compares with)
 #      Never the Debian package `fuse`: it conflicts with fuse3.
 #   2. runs `npm ci` when node_modules is missing or package-lock.json changed since the last
 #      install (a stamp in node_modules records the lockfile's hash),
@@ -14,19 +15,22 @@
 #      still exit 0), and fails with a fix-it message when it does not,
 #   4. runs `npm run build`.
 #
-# Options: --test (test packages too), --no-build, --force-npm (npm ci even when up to date).
+# Options: --test (test packages too), --bench (test and benchmark packages), --no-build,
+# --force-npm (npm ci even when up to date).
 
 set -euo pipefail
 
 want_test=0
+want_bench=0
 build=1
 force_npm=0
 for arg in "$@"; do
   case "$arg" in
     --test) want_test=1 ;;
+    --bench) want_test=1; want_bench=1 ;;
     --no-build) build=0 ;;
     --force-npm) force_npm=1 ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "setup.sh: unknown option $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -41,6 +45,7 @@ die() { echo "setup: ERROR: $*" >&2; exit 1; }
 
 packages=(libfuse2 fuse3 attr python3)
 if [ "$want_test" = 1 ]; then packages+=(radosgw ceph-mon ceph-osd); fi
+if [ "$want_bench" = 1 ]; then packages+=(rclone s3fs); fi
 
 installed() {
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = installed ]

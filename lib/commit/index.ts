@@ -12,14 +12,17 @@
 // shows it), or build changes from anything but the sealed set.
 //
 // It knows the journal and the Remote interface only; how a path maps to an object path, whether
-// the base has a file, and how to stream an unchanged base object are given by the caller.
+// the base has a file, and how to stream an unchanged base object are given by the caller, and
+// so are uploads made while the mount was live (preupload.ts): a staged file whose bytes were
+// already uploaded goes to commitChanges with that upload as a hint (Change.preUploaded), which
+// the remote links instead of uploading again.
 
 import { hostname } from 'node:os'
 import { Readable } from 'node:stream'
 import { LkError } from '../core/errors.js'
 import type { BranchName, CommitId, ObjectPath, RepoName } from '../core/ids.js'
 import type { Logger } from '../core/log.js'
-import type { Change, CommitInfo, Metadata, ObjectStat, Remote } from '../remote/types.js'
+import type { Change, CommitInfo, Metadata, ObjectStat, PreUploaded, Remote } from '../remote/types.js'
 import { sha256File, type Journal, type SealedSet } from '../staging/index.js'
 
 export const META_BASE = 'lk-mount.base-commit'
@@ -47,6 +50,11 @@ export interface CommitStagedOptions {
   streamOf: (stat: ObjectStat) => AsyncIterable<Buffer>
   /** how far back to look for an earlier attempt's commit (default 1000 commits) */
   scanLimit?: number
+  /**
+   * an upload of a staged data file's current bytes made while the mount was live (see
+   * preupload.ts), handed to commitChanges as a hint; its sha256 saves hashing the file again
+   */
+  preUploaded?: (data: string, size: number) => Promise<PreUploaded | undefined>
 }
 
 export interface CommitStagedResult {
@@ -60,9 +68,16 @@ export interface CommitStagedResult {
 }
 
 /** Builds the final-state changes of a sealed set against its base. Explicit dirs yield nothing. */
-export async function buildChanges (sealed: SealedSet, o: Pick<CommitStagedOptions, 'objectPath' | 'baseHasFile' | 'streamOf' | 'journal'>): Promise<Change[]> {
+export async function buildChanges (sealed: SealedSet, o: Pick<CommitStagedOptions, 'objectPath' | 'baseHasFile' | 'streamOf' | 'journal' | 'preUploaded'>): Promise<Change[]> {
   const changes: Change[] = []
   const paths = [...sealed.entries.keys()].sort()
+  // ask for every pre-upload at once: the ones still queued or running finish meanwhile
+  const ups = new Map<string, Promise<PreUploaded | undefined>>()
+  if (o.preUploaded !== undefined) {
+    for (const e of sealed.entries.values()) {
+      if (e.t === 'file' && !ups.has(e.data)) ups.set(e.data, o.preUploaded(e.data, e.size).catch(() => undefined))
+    }
+  }
   for (const rel of paths) {
     const e = sealed.entries.get(rel)
     if (e === undefined) continue
@@ -70,7 +85,8 @@ export async function buildChanges (sealed: SealedSet, o: Pick<CommitStagedOptio
     switch (e.t) {
       case 'file': {
         const file = o.journal.dataPath(e.data)
-        changes.push({ op: 'put', path, content: { kind: 'file', file, size: e.size, sha256: await sha256File(file) }, metadata: e.meta, mtime: Math.floor(e.mtime / 1000) })
+        const up = await ups.get(e.data)
+        changes.push({ op: 'put', path, content: { kind: 'file', file, size: e.size, sha256: up?.sha256 ?? await sha256File(file) }, metadata: e.meta, mtime: Math.floor(e.mtime / 1000), ...(up === undefined ? {} : { preUploaded: up }) })
         break
       }
       case 'ref':
@@ -120,7 +136,9 @@ export async function commitStaged (o: CommitStagedOptions): Promise<CommitStage
     return { commit: earlier, branch: target, recovered: true, sealed }
   }
 
+  const t0 = Date.now()
   const changes = await buildChanges(sealed, o)
+  const buildMs = Date.now() - t0
   if (changes.length === 0) {
     await o.journal.unseal()
     throw new LkError('LK_NOTHING_TO_COMMIT', 'the staged changes are only empty directories (not stored by commits) or restore the base')
@@ -135,8 +153,10 @@ export async function commitStaged (o: CommitStagedOptions): Promise<CommitStage
         if (!(e instanceof LkError && e.code === 'LK_BRANCH_EXISTS')) throw e
       }
     }
+    const t1 = Date.now()
     const commit = await o.remote.commitChanges(o.repo, target, changes, { base: sealed.base, message: o.message, metadata })
-    log.info('commit: committed', { commit: commit.id, branch: target, changes: changes.length })
+    const preUploaded = changes.filter(c => c.op === 'put' && c.preUploaded !== undefined).length
+    log.info('commit: committed', { commit: commit.id, branch: target, changes: changes.length, preUploaded, buildMs, remoteMs: Date.now() - t1 })
     return { commit, branch: target, recovered: false, sealed }
   } catch (e) {
     if (e instanceof LkError && e.code === 'LK_CONFLICT') {

@@ -30,6 +30,8 @@ export interface DeclaredMount {
   message?: string
   metadata?: Record<string, string>
   allowOther: boolean
+  /** false: no extended attributes (fast `ls -l` of huge directories); absent: served */
+  xattrs?: boolean
   /** embedded store directory for this mount (default: the daemon's store) */
   store?: string
 }
@@ -153,7 +155,7 @@ export function parseConfig (text: string, file: string): DaemonConfig {
   const seen = new Set<string>()
   const mounts = list.map((raw, i): DeclaredMount => {
     const where = `mounts[${i}]`
-    const m = r.obj(raw, where, ['uri', 'mountpoint', 'write', 'onUnmount', 'message', 'meta', 'allowOther', 'store'])
+    const m = r.obj(raw, where, ['uri', 'mountpoint', 'write', 'onUnmount', 'message', 'meta', 'allowOther', 'xattrs', 'store'])
     const uri = r.str(m, 'uri', where) ?? r.fail(`${where}.uri`, 'is required')
     try { parseUri(uri) } catch (e) { r.fail(`${where}.uri`, (e as Error).message) }
     const mountpoint = r.abs(m, 'mountpoint', where) ?? r.fail(`${where}.mountpoint`, 'is required')
@@ -173,6 +175,8 @@ export function parseConfig (text: string, file: string): DaemonConfig {
     const message = r.str(m, 'message', where)
     if (message !== undefined) out.message = message
     if (Object.keys(metadata).length > 0) out.metadata = metadata
+    const xattrs = r.bool(m, 'xattrs', where)
+    if (xattrs !== undefined) out.xattrs = xattrs
     const store = r.abs(m, 'store', where)
     if (store !== undefined) out.store = store
     return out

@@ -1,11 +1,21 @@
 // BaseView: the pinned commit as a lazily listed tree.
 //
-// A pinned commit never changes, so everything learnt about it is cached for the life of the
-// view: single lookups (statObject, then a one-entry listing to tell a directory prefix from a
-// missing path) and whole directory listings (listObjects with delimiter '/', page by page).
-// Once a directory is fully listed, every lookup of its children is answered from memory
-// without I/O (`lookupSync`). Concurrent requests for the same lookup or listing share one
-// remote call. A view is replaced, never mutated, when the mount re-pins after a commit.
+// A pinned commit never changes, so what is learnt about it stays true for the life of the view:
+// single lookups (statObject, then a one-entry listing to tell a directory prefix from a missing
+// path) and whole directory listings (listObjects with delimiter '/', page by page). Once a
+// directory is fully listed, every lookup of its children is answered from memory without I/O
+// (`lookupSync`). Concurrent requests for the same lookup or listing share one remote call. A view
+// is replaced, never mutated, when the mount re-pins after a commit.
+//
+// Memory is bounded by a budget, not by the size of the commit: listings are kept whole, at most
+// `maxEntries` entries in all (the newest listing and the one used last are always kept, however
+// big), and evicted a whole directory at a time in least-recently-used order (second chance: a
+// listing used since it was last passed over gets another turn). Single lookups are kept in a FIFO of `maxKnown`. What
+// is evicted is simply asked again (the commit is pinned, so the answer is the same): a readdir
+// re-lists the directory, a lookup of one child stats it (one call, not a listing of its
+// siblings, so random access over a tree bigger than the budget does not re-list per file). Each
+// listed file keeps its ObjectStat as the remote gave it (with a presigned URL where the remote
+// presigns), so a directory that was just listed reads without another call per file.
 //
 // Paths are relative to the mount root ('' is the root); `prefix` maps them to object paths.
 
@@ -16,6 +26,28 @@ import type { ObjectStat, Remote } from '../remote/types.js'
 export type BaseNode = { kind: 'file', stat: ObjectStat } | { kind: 'dir' }
 
 const DIR: BaseNode = { kind: 'dir' }
+/** a subdirectory in a listing (files are their ObjectStat: no wrapper object per entry) */
+const SUBDIR = 0
+
+/** the children of a listed directory by name */
+export type Listing = ReadonlyMap<string, ObjectStat | typeof SUBDIR>
+
+interface Listed { names: Map<string, ObjectStat | typeof SUBDIR>, used: boolean }
+
+export interface BaseViewOptions {
+  /** entries of listed directories kept in memory (default DEFAULT_MAX_ENTRIES) */
+  maxEntries?: number
+  /** single lookups kept (default a tenth of maxEntries, at least 1000) */
+  maxKnown?: number
+}
+
+/**
+ * 10,000 entries: ~7 MiB of heap with presigned URLs (~0.74 KB an entry, bench/probe-list-memory.ts),
+ * ten 1,000-file directories; a bigger single directory is kept whole while it is the one in use.
+ * Chosen by the daemon's RSS after `find` over 1,000,000 objects (bench/README.md): 10,000 ->
+ * 315-328 MiB, 20,000 -> 374, 50,000 -> 466, where ~190 MiB of it do not depend on the budget.
+ */
+export const DEFAULT_MAX_ENTRIES = 10_000
 
 export class BaseView {
   readonly commit: CommitId
@@ -24,15 +56,30 @@ export class BaseView {
   readonly #prefix: string
   /** null = known to be absent */
   #known = new Map<string, BaseNode | null>()
-  #listed = new Map<string, Map<string, BaseNode>>()
+  /** Map order is the eviction order: the first entry goes first (unless used since) */
+  #listed = new Map<string, Listed>()
+  /** entries in #listed (a directory counts its children plus one) */
+  #listedEntries = 0
+  #evictedDirs = 0
+  /** the listing a lookup or list used last */
+  #lastUsed: Listed | undefined
+  readonly #maxEntries: number
+  readonly #maxKnown: number
   #lookups = new Map<string, Promise<BaseNode | null>>()
-  #listings = new Map<string, Promise<Map<string, BaseNode>>>()
+  #listings = new Map<string, Promise<Listing>>()
 
-  constructor (remote: Remote, repo: RepoName, commit: CommitId, prefix: string) {
+  constructor (remote: Remote, repo: RepoName, commit: CommitId, prefix: string, opts: BaseViewOptions = {}) {
     this.#remote = remote
     this.#repo = repo
     this.commit = commit
     this.#prefix = prefix
+    this.#maxEntries = Math.max(1, opts.maxEntries ?? DEFAULT_MAX_ENTRIES)
+    this.#maxKnown = Math.max(1, opts.maxKnown ?? Math.max(1000, Math.floor(this.#maxEntries / 10)))
+  }
+
+  /** what is held in memory now (for tests and probes) */
+  memory (): { dirs: number, entries: number, known: number, evictedDirs: number } {
+    return { dirs: this.#listed.size, entries: this.#listedEntries, known: this.#known.size, evictedDirs: this.#evictedDirs }
   }
 
   objectPath (rel: string): ObjectPath { return (this.#prefix + rel) as ObjectPath }
@@ -44,8 +91,28 @@ export class BaseView {
     if (k !== undefined) return k
     const slash = rel.lastIndexOf('/')
     const parent = slash === -1 ? '' : rel.slice(0, slash)
-    const names = this.#listed.get(parent)
-    if (names !== undefined) return names.get(rel.slice(slash + 1)) ?? null
+    const listed = this.#listed.get(parent)
+    if (listed !== undefined) {
+      listed.used = true
+      this.#lastUsed = listed
+      const e = listed.names.get(rel.slice(slash + 1))
+      return e === undefined ? null : e === SUBDIR ? DIR : { kind: 'file', stat: e }
+    }
+    // under a directory the commit does not have, nothing exists either: a new file in a new
+    // directory costs no remote lookup (writing 1,000 new files asked stat + list for each)
+    for (let dir = parent; dir !== '';) {
+      const known = this.#known.get(dir)
+      if (known === null) return null
+      if (known !== undefined) break
+      const s = dir.lastIndexOf('/')
+      const up = s === -1 ? '' : dir.slice(0, s)
+      const siblings = this.#listed.get(up)
+      if (siblings !== undefined) {
+        if (!siblings.names.has(dir.slice(s + 1))) return null
+        break
+      }
+      dir = up
+    }
     return undefined
   }
 
@@ -70,16 +137,26 @@ export class BaseView {
       const page = await this.#remote.listObjects(this.#repo, this.commit, { prefix: path + '/', amount: 1 })
       if (page.entries.length > 0) node = DIR
     }
-    this.#known.set(rel, node)
+    this.#remember(rel, node)
     return node
+  }
+
+  #remember (rel: string, node: BaseNode | null): void {
+    this.#known.delete(rel)
+    this.#known.set(rel, node)
+    while (this.#known.size > this.#maxKnown) {
+      const first = this.#known.keys().next()
+      if (first.done === true) break
+      this.#known.delete(first.value)
+    }
   }
 
   isListed (rel: string): boolean { return this.#listed.has(rel) }
 
-  /** the children of a directory (name -> node), listed once and kept */
-  async list (rel: string): Promise<Map<string, BaseNode>> {
+  /** the children of a directory (name -> stat, or 0 for a subdirectory), listed once and kept while the budget allows */
+  async list (rel: string): Promise<Listing> {
     const have = this.#listed.get(rel)
-    if (have !== undefined) return have
+    if (have !== undefined) { have.used = true; this.#lastUsed = have; return have.names }
     let p = this.#listings.get(rel)
     if (p === undefined) {
       p = this.#fetchList(rel).finally(() => { this.#listings.delete(rel) })
@@ -88,9 +165,9 @@ export class BaseView {
     return await p
   }
 
-  async #fetchList (rel: string): Promise<Map<string, BaseNode>> {
+  async #fetchList (rel: string): Promise<Listing> {
     const prefix = rel === '' ? this.#prefix : this.#prefix + rel + '/'
-    const names = new Map<string, BaseNode>()
+    const names = new Map<string, ObjectStat | typeof SUBDIR>()
     let after = ''
     for (;;) {
       const page = await this.#remote.listObjects(this.#repo, this.commit, { prefix, delimiter: '/', after, amount: 1000 })
@@ -98,19 +175,46 @@ export class BaseView {
         if (e.type === 'object') {
           const name = e.stat.path.slice(prefix.length)
           if (name === '' || name.includes('/')) continue
-          names.set(name, { kind: 'file', stat: e.stat })
+          names.set(name, e.stat)
         } else {
           const name = e.path.slice(prefix.length, -1)
           if (name === '' || name.includes('/')) continue
           // an object and a prefix of the same name: the file wins (it is what can be read)
-          if (!names.has(name)) names.set(name, DIR)
+          if (!names.has(name)) names.set(name, SUBDIR)
         }
       }
       if (!page.hasMore) break
       after = page.nextAfter
     }
-    this.#listed.set(rel, names)
+    this.#keep(rel, names)
     return names
+  }
+
+  /**
+   * Adds a listing, then evicts whole listings until the budget holds. Never evicted: the new
+   * listing and the one used last (a directory bigger than the whole budget, being read with
+   * `ls -l`, must not be dropped because its parent was listed in between).
+   */
+  #keep (rel: string, names: Map<string, ObjectStat | typeof SUBDIR>): void {
+    const old = this.#listed.get(rel)
+    if (old !== undefined) { this.#listed.delete(rel); this.#listedEntries -= old.names.size + 1 }
+    const listed: Listed = { names, used: false }
+    this.#listed.set(rel, listed)
+    this.#listedEntries += names.size + 1
+    // a turn evicts a listing or takes its used flag away: two passes at most
+    for (let turns = 2 * this.#listed.size; this.#listedEntries > this.#maxEntries && turns > 0; turns--) {
+      const first = this.#listed.entries().next()
+      if (first.done === true) break
+      const [k, l] = first.value
+      this.#listed.delete(k)
+      if (l === listed || l === this.#lastUsed || l.used) {
+        l.used = false
+        this.#listed.set(k, l)
+        continue
+      }
+      this.#listedEntries -= l.names.size + 1
+      this.#evictedDirs++
+    }
   }
 
   /** every object under a directory (recursive), for renaming a directory with its children */

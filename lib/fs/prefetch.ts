@@ -27,8 +27,8 @@
 import type { ObjectStat } from '../remote/types.js'
 
 export interface PrefetchOptions {
-  /** the directory's listing in order, or undefined when it has not been listed (never lists) */
-  listing: (dir: string) => Promise<Map<string, { kind: 'file', stat: ObjectStat } | { kind: 'dir' }> | undefined>
+  /** the directory's listing in order (name -> stat, or a number for a subdirectory), or undefined when it has not been listed (never lists) */
+  listing: (dir: string) => Promise<Listing | undefined>
   /** whether the file at `rel` still reads the committed `stat` (not written in this mount) */
   isCommitted: (rel: string, stat: ObjectStat) => boolean
   /** fetches the file into the cache; must not reject */
@@ -38,6 +38,9 @@ export interface PrefetchOptions {
   /** prefetch fetches in flight at once for the mount (default 8) */
   inFlight?: number
 }
+
+/** a directory's children in listing order: a file's stat, or a number for a subdirectory (lib/fs/base.ts) */
+export type Listing = ReadonlyMap<string, ObjectStat | number>
 
 interface Files { names: string[], stats: ObjectStat[], index: Map<string, number> }
 
@@ -129,7 +132,7 @@ export class DirPrefetcher {
     let seen = false
     let next: string | undefined
     for (const [name, node] of siblings) {
-      if (seen && node.kind === 'dir') { next = name; break }
+      if (seen && typeof node !== 'object') { next = name; break }
       if (name === dir.slice(slash + 1)) seen = true
     }
     if (next === undefined) return
@@ -149,15 +152,15 @@ export class DirPrefetcher {
     }
   }
 
-  #filesOf (listing: Map<string, { kind: 'file', stat: ObjectStat } | { kind: 'dir' }>): Files {
+  #filesOf (listing: Listing): Files {
     let f = this.#files.get(listing)
     if (f === undefined) {
       f = { names: [], stats: [], index: new Map() }
       for (const [name, node] of listing) {
-        if (node.kind !== 'file') continue
+        if (typeof node !== 'object') continue
         f.index.set(name, f.names.length)
         f.names.push(name)
-        f.stats.push(node.stat)
+        f.stats.push(node)
       }
       this.#files.set(listing, f)
     }

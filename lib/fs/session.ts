@@ -3,7 +3,9 @@
 // The view of a path is three layers, top first:
 //   1. open written files (`#nodes`: live size and mtime of files being written),
 //   2. the staging journal (lib/staging: final state per path, active over sealed),
-//   3. the pinned commit (BaseView: lazily listed, cached forever because it is immutable).
+//   3. the pinned commit (BaseView: lazily listed; kept within an entry budget, whole directories
+//      evicted least recently used first and listed again when needed: the commit is immutable).
+//      Layers 1 and 2 are never evicted: only what can be asked again is.
 // Directories are implicit (a prefix with children) plus explicit staged directories (mkdir, or
 // a directory kept after its last child was unlinked). A staged 'del' hides a base path; rmdir
 // and rename record a 'del' for every base path they remove, so a hidden directory never shows
@@ -17,6 +19,9 @@
 // contents between writes: those are made durable (data file datasync, then a journal record
 // with the new size) by flush (close), fsync and release. A file opened for writing is copied
 // from the cache into a staging data file on open (copy-on-write; O_TRUNC skips the copy).
+// Once a file's contents are durable (close, fsync), a write mount on a remote with staging
+// locations uploads them in the background (lib/commit/preupload.ts); every write or truncate
+// makes such an upload stale first, so the commit links only uploads of the current bytes.
 //
 // Concurrency contract: all state lives on the event loop. Operations that check and then change
 // the namespace (create, unlink, mkdir, rmdir, rename, truncate of an unopened file) run one at a
@@ -33,9 +38,10 @@ import { systemClock, type Clock } from '../core/clock.js'
 import type { ContentCache, ObjectSource } from '../cache/index.js'
 import { DirPrefetcher } from './prefetch.js'
 import { commitStaged } from '../commit/index.js'
+import { PreUploader } from '../commit/preupload.js'
 import type { CommitInfo, DiffEntry, Metadata, ObjectStat, Remote } from '../remote/types.js'
 import { Journal, fsyncDir, type StagedEntry } from '../staging/index.js'
-import { BaseView } from './base.js'
+import { BaseView, type BaseViewOptions } from './base.js'
 import type { Attr, FsCore, MountCommitOptions, MountIdentity, MountSession, MountStats, StatFs } from './types.js'
 
 /** the control file: resolves by name at the root, never listed */
@@ -61,6 +67,13 @@ export interface OpenMountOptions {
   stateDir?: string
   log?: Logger
   clock?: Clock
+  /** entries of the pinned commit's listings kept in memory (lib/fs/base.ts DEFAULT_MAX_ENTRIES) */
+  listingBudget?: number
+  /**
+   * upload closed files in the background while the mount is live, so the commit only links
+   * them (default true; only where the remote offers staging locations, see Remote.preUpload)
+   */
+  preUpload?: boolean
   /** files of a directory read in order fetched ahead of the reader (default 8; 0: off; prefetch.ts) */
   prefetchFiles?: number
 }
@@ -149,6 +162,7 @@ class Session implements MountSession, FsCore {
   #clock: Clock
   #prefix: string
   #base: BaseView
+  #baseOpts: BaseViewOptions
   #nodes = new Map<string, Node>()
   #handles = new Map<number, Handle>()
   #nextFh = 1
@@ -164,6 +178,8 @@ class Session implements MountSession, FsCore {
   #cacheCounters = { hits: 0, misses: 0, bytesFetched: 0 }
   #prefetch: DirPrefetcher
   #closed = false
+  /** background uploads of closed files (write mounts of a branch on a remote that can) */
+  #pre: PreUploader | undefined
 
   constructor (o: OpenMountOptions, identity: MountIdentity, pinned: CommitId, prefix: string, journal: Journal | undefined, log: Logger, clock: Clock) {
     this.readOnly = !o.write
@@ -174,8 +190,10 @@ class Session implements MountSession, FsCore {
     this.#log = log
     this.#clock = clock
     this.#prefix = prefix
-    this.#base = new BaseView(o.remote, o.repo, pinned, prefix)
+    this.#baseOpts = o.listingBudget === undefined ? {} : { maxEntries: o.listingBudget }
+    this.#base = new BaseView(o.remote, o.repo, pinned, prefix, this.#baseOpts)
     this.#prefetch = new DirPrefetcher({
+      // only what is listed already: prefetch never lists (nor keeps a listing in the budget)
       listing: async dir => this.#base.isListed(dir) ? await this.#base.list(dir) : undefined,
       isCommitted: rel => !this.#nodes.has(rel) && this.#journal?.get(rel) === undefined,
       fetch: async stat => { await this.#cache.prefetch(this.#src(stat)) },
@@ -183,7 +201,13 @@ class Session implements MountSession, FsCore {
     })
     this.#openedMs = clock.now()
     if (journal !== undefined) for (const [p] of journal.entries()) this.#index(p)
+    if (journal !== undefined && identity.branch !== undefined && o.preUpload !== false && o.remote.preUpload !== undefined) {
+      this.#pre = new PreUploader({ remote: o.remote, repo: o.repo, branch: () => this.#identity.branch ?? (identity.branch as BranchName), log })
+    }
   }
+
+  /** the pre-uploads, for tests */
+  get preUploader (): PreUploader | undefined { return this.#pre }
 
   get fs (): FsCore { return this }
 
@@ -291,11 +315,11 @@ class Session implements MountSession, FsCore {
     return await run
   }
 
-  async #record (ops: Array<[string, StagedEntry | null]>): Promise<void> {
+  async #record (ops: Array<[string, StagedEntry | null]>, opts: { lazy?: boolean } = {}): Promise<void> {
     const j = this.#journal
     if (j === undefined) throw errno('EROFS', 'read-only mount')
     for (const [p, e] of ops) if (e !== null && e.t !== 'del') this.#index(p)
-    await j.record(ops)
+    await j.record(ops, opts)
   }
 
   /** keeps the parent directory visible after its last child leaves */
@@ -461,8 +485,9 @@ class Session implements MountSession, FsCore {
       const node: Node = { rel, data, fh, size: 0, mtime: this.#clock.now(), meta: {}, dirty: true, refs: 1, fresh: false, cow: undefined }
       this.#nodes.set(rel, node)
       // the new (empty) file is durable once closed or fsynced, like on a local filesystem: its
-      // record joins the next journal flush (release records it again with its contents)
-      this.#record([[rel, this.#entryOf(node)]]).catch((e: unknown) => { node.dirty = true; this.#log.error('journal: could not record a new file', { path: rel, err: e }) })
+      // record waits for the next journal flush (flush/release records it again with its
+      // contents, so closing a new file costs one journal sync, not two)
+      this.#record([[rel, this.#entryOf(node)]], { lazy: true }).catch((e: unknown) => { node.dirty = true; this.#log.error('journal: could not record a new file', { path: rel, err: e }) })
       return this.#newFh({ kind: 'node', node, flags })
     })
   }
@@ -522,7 +547,11 @@ class Session implements MountSession, FsCore {
     node.size = Math.max(node.size, at + len)
     node.mtime = this.#clock.now()
     node.dirty = true
-    await node.fh.write(data, 0, len, at)
+    // before and after: an upload that started reading while this write was in flight may have
+    // read the old bytes, and must not be taken for the new ones
+    const name = node.data
+    this.#pre?.changed(name)
+    try { await node.fh.write(data, 0, len, at) } finally { this.#pre?.changed(name) }
     return len
   }
 
@@ -553,7 +582,9 @@ class Session implements MountSession, FsCore {
 
   async #truncateNode (node: Node, size: number): Promise<void> {
     await this.#ensureOwnData(node)
-    await node.fh.truncate(size)
+    const name = node.data
+    this.#pre?.changed(name)
+    try { await node.fh.truncate(size) } finally { this.#pre?.changed(name) }
     node.size = size
     node.mtime = this.#clock.now()
     node.dirty = true
@@ -569,7 +600,11 @@ class Session implements MountSession, FsCore {
       await node.fh.datasync()
       if (node.fresh) { node.fresh = false; await fsyncDir((this.#journal as Journal).dataPath('.')) }
       const rel = node.rel
-      if (rel !== undefined && this.#nodes.get(rel) === node) await this.#record([[rel, entry]])
+      if (rel !== undefined && this.#nodes.get(rel) === node) {
+        await this.#record([[rel, entry]])
+        // durable now: start its upload, so the commit only has to link it
+        if (entry.t === 'file') this.#pre?.schedule(entry.data, (this.#journal as Journal).dataPath(entry.data), this.#base.objectPath(rel), entry.size)
+      }
     } catch (e) {
       node.dirty = true
       throw e
@@ -918,6 +953,7 @@ class Session implements MountSession, FsCore {
       objectPath: (rel) => this.#base.objectPath(rel),
       baseHasFile: async (rel) => await this.#baseHasFileAt(j.sealed?.base ?? this.#base.commit, rel),
       streamOf: (stat) => this.#cache.stream(this.#src(stat)),
+      ...(this.#pre === undefined ? {} : { preUploaded: async (data: string, size: number) => await this.#pre?.take(data, size) }),
     })
     await this.#exclusive(async () => {
       // explicit empty directories are not stored by commits: keep them staged locally
@@ -925,7 +961,7 @@ class Session implements MountSession, FsCore {
       for (const [p, e] of res.sealed.entries) if (e.t === 'dir' && j.get(p) === e) keepDirs.push([p, e])
       if (keepDirs.length > 0) await this.#record(keepDirs)
       // re-pin first, then forget the sealed set: the new commit holds what the set held
-      this.#base = new BaseView(this.#remote, this.#identity.repo, res.commit.id, this.#prefix)
+      this.#base = new BaseView(this.#remote, this.#identity.repo, res.commit.id, this.#prefix, this.#baseOpts)
       if (res.branch !== branch) {
         // the mount follows the branch it committed to (its base is now that branch's head)
         this.#identity = { ...this.#identity, ref: res.branch as string as RefExpr, branch: res.branch }
@@ -933,6 +969,7 @@ class Session implements MountSession, FsCore {
       await j.dropSealed()
       await j.setBase(res.commit.id)
     })
+    this.#pre?.forget([...res.sealed.entries.values()].flatMap(e => e.t === 'file' ? [e.data] : []))
     await j.gcData(this.#liveData())
     return res.commit
   }
@@ -958,6 +995,7 @@ class Session implements MountSession, FsCore {
     if (j === undefined) return
     await this.#exclusive(async () => {
       await j.discard()
+      this.#pre?.forgetAll()
       for (const rel of [...this.#nodes.keys()]) this.#detach(rel)
       this.#children.clear()
       await j.gcData(this.#liveData())
@@ -1016,6 +1054,7 @@ class Session implements MountSession, FsCore {
     this.#handles.clear()
     this.#nodes.clear()
     this.#closed = true
+    await this.#pre?.close()
     await this.#journal?.close()
   }
 }

@@ -103,9 +103,18 @@ export interface MountIdentity {
  * One mounted ref: the core filesystem plus what the manager needs around it. Created by
  * `openMountSession` in lib/fs (which wires cache, staging and commit together).
  */
+/** the background uploads of a write mount (lib/commit/preupload.ts) */
+export interface PreUploadStatus {
+  readonly stats: { uploaded: number, failed: number, stale: number, used: number }
+  /** waits until no upload is queued or running */
+  drain (): Promise<void>
+}
+
 export interface MountSession {
   readonly fs: FsCore
   readonly identity: MountIdentity
+  /** background uploads of closed files (write mounts on a remote with staging locations) */
+  readonly preUploader?: PreUploadStatus | undefined
   /** the pinned commit; changes only when this session commits */
   pinnedCommit (): CommitId
   /** staged changes against the pinned commit */

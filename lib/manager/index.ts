@@ -34,7 +34,7 @@ import type { MountSession, MountStats } from '../fs/types.js'
 import { forceUnmount as fuseForceUnmount, isMounted as fuseIsMounted, mountFuse as realMountFuse } from '../fuse/index.js'
 import type { FuseMount, MountFuse } from '../fuse/types.js'
 import type { CommitInfo, DiffEntry, Metadata, Remote } from '../remote/types.js'
-import type { CacheStatus, MountManager, MountRequest, MountState, MountStatus, OnUnmount, UnmountRequest } from './types.js'
+import type { CacheStatus, MountManager, MountRequest, MountState, MountStatus, OnUnmount, UnmountRequest, UnmountResult } from './types.js'
 import { SyncManager } from './sync.js'
 import type { StartWatcher } from '../sync/session.js'
 
@@ -79,6 +79,8 @@ interface MountRecord {
   metadata?: Metadata
   cacheDir?: string
   allowOther?: boolean
+  /** absent: true */
+  xattrs?: boolean
   createdAt: string
 }
 
@@ -238,6 +240,7 @@ export class Manager implements MountManager {
     if (req.metadata !== undefined) rec.metadata = { ...rec.metadata, ...req.metadata }
     if (req.cacheDir !== undefined) rec.cacheDir = req.cacheDir
     if (req.allowOther !== undefined) rec.allowOther = req.allowOther
+    if (req.xattrs !== undefined) rec.xattrs = req.xattrs
     const log = resume?.log ?? this.#log.child({ mount: id, repo: uri.repo, ref })
     const entry: Entry = resume ?? { rec, state: 'mounted', since: this.#now(), session: undefined, fuse: undefined, remote, log }
     await this.#saveRecord(rec)
@@ -248,6 +251,7 @@ export class Manager implements MountManager {
       const fs = this.#o.wrapFs === undefined ? session.fs : this.#o.wrapFs(session.fs, { id: rec.id, mountpoint })
       entry.fuse = await this.#mountFuse(fs, mountpoint, {
         allowOther: rec.allowOther === true,
+        xattrs: rec.xattrs !== false,
         readOnly: !rec.write,
         immutable: !rec.write,
         fsName: rec.uri,
@@ -325,12 +329,12 @@ export class Manager implements MountManager {
 
   // ------------------------------------------------------------------ unmount, commit
 
-  async unmount (req: UnmountRequest): Promise<{ commit?: CommitInfo, action: OnUnmount }> {
+  async unmount (req: UnmountRequest): Promise<UnmountResult> {
     const mountpoint = resolve(req.mountpoint)
     return await this.#serial(mountpoint, async () => await this.#unmount(req, mountpoint))
   }
 
-  async #unmount (req: UnmountRequest, mountpoint: string): Promise<{ commit?: CommitInfo, action: OnUnmount }> {
+  async #unmount (req: UnmountRequest, mountpoint: string): Promise<UnmountResult> {
     const entry = this.#entries.get(mountpoint)
     if (entry === undefined) throw new LkError('LK_NOT_MOUNTED', `no lk-mount mount at ${mountpoint}`)
     const rec = entry.rec
@@ -375,13 +379,13 @@ export class Manager implements MountManager {
         if (req.metadata !== undefined) rec.metadata = { ...rec.metadata, ...req.metadata }
         await this.#saveRecord(rec)
       }
-      return { action }
+      return { action, staged: left }
     }
     await session?.close()
     entry.session = undefined
     this.#entries.delete(mountpoint)
     await this.#removeRecord(rec.id)
-    return commit === undefined ? { action } : { action, commit }
+    return commit === undefined ? { action, staged: 0 } : { action, staged: 0, commit }
   }
 
   /** commits; nothing staged is not an error at unmount time */

@@ -24,6 +24,12 @@ export interface MountRequest {
   target?: unknown
   /** let other users see the mount (FUSE allow_other); off unless asked */
   allowOther?: boolean
+  /**
+   * serve extended attributes (object metadata as user.*, the pinned commit on the root);
+   * default true. false: the kernel stops asking after one ENOSYS, so `ls -l` and `find -ls`
+   * cost no daemon round trip per entry for the security/ACL probes they make.
+   */
+  xattrs?: boolean
 }
 
 export type MountState = 'mounted' | 'committing' | 'unmounting' | 'staged' | 'failed'
@@ -53,6 +59,14 @@ export interface CacheStatus {
   hitRate: number
 }
 
+export interface UnmountResult {
+  /** what happened to staged changes (read-only mounts: keep, with nothing staged) */
+  action: OnUnmount
+  /** paths still staged afterwards (kept for a later mount or commit) */
+  staged: number
+  commit?: CommitInfo
+}
+
 export interface UnmountRequest {
   mountpoint: string
   action?: OnUnmount
@@ -63,7 +77,7 @@ export interface UnmountRequest {
 export interface MountManager {
   mount (req: MountRequest): Promise<MountStatus>
   /** returns the commit when one was made */
-  unmount (req: UnmountRequest): Promise<{ commit?: CommitInfo, action: OnUnmount }>
+  unmount (req: UnmountRequest): Promise<UnmountResult>
   commit (mountpoint: string, opts: { message: string, metadata?: Metadata, branch?: string }): Promise<CommitInfo>
   diff (mountpoint: string): Promise<DiffEntry[]>
   status (mountpoint?: string): Promise<{ mounts: MountStatus[], cache: CacheStatus }>

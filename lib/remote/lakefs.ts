@@ -9,22 +9,23 @@
 // error message or `description`; send the lakeFS Authorization header to an object store; pass
 // on a listing entry whose path is not a valid relative `ObjectPath`.
 // Concurrency: the instance is shared by every mount of a daemon. Its only mutable state is the
-// lazily fetched server capabilities (one in-flight promise) and a bounded LRU of where each
-// stat came from (repo, ref, path), so `readRange` can read through the API or renew an expired
-// presigned URL; both are safe to interleave across awaits.
+// lazily fetched server capabilities (one in-flight promise) and, per stat it returned, where the
+// stat came from (repo, ref; a WeakMap keyed by the stat object, shared by every entry of a page)
+// and a renewed presigned URL, so `readRange` can read through the API or renew an expired
+// presigned URL; both are safe to interleave across awaits. Nothing here outlives the stats the
+// callers keep: memory follows the callers' (bounded) caches, not the size of a repository.
 
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { Readable } from 'node:stream'
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
-import { LRUCache } from 'lru-cache'
 import type { components } from '../lakefs-api/schema.js'
 import { type ErrorCode, LkError } from '../core/errors.js'
 import { type BranchName, type Checksum, type CommitId, type ObjectPath, type RefExpr, type RepoName, type TagName, branchName, commitId, isCommitId, objectPath, pathPrefix, repoName } from '../core/ids.js'
 import { type Logger, silentLogger } from '../core/log.js'
 import type { LakefsConfig } from './lakefs-config.js'
 import { DataGetter } from './http-get.js'
-import type { Change, CommitChangesOptions, CommitInfo, CommitOptions, Content, DiffEntry, DiffOptions, DiffPage, ListEntry, ListOptions, ListPage, MergeOptions, MergeResult, Metadata, ObjectStat, PutOptions, RefInfo, Remote, RepoInfo, ResetTarget } from './types.js'
+import type { Change, CommitChangesOptions, CommitInfo, CommitOptions, Content, DiffEntry, DiffOptions, DiffPage, ListEntry, ListOptions, ListPage, MergeOptions, MergeResult, Metadata, ObjectStat, PreUploaded, PutOptions, RefInfo, Remote, RepoInfo, ResetTarget } from './types.js'
 
 type S = components['schemas']
 
@@ -61,8 +62,26 @@ export interface LakefsS3Options {
   forcePathStyle?: boolean
 }
 
-/** where a stat came from, so a read can go through the API or renew a presigned URL */
-interface Origin { repo: RepoName, ref: string, path: ObjectPath, checksum: string, expiresAt: number | undefined, freshUrl?: string }
+/**
+ * Where a stat came from, so a read can go through the API or renew a presigned URL. One object
+ * for every entry of a listing page that shares it (path and checksum are the stat's own).
+ */
+interface Origin { readonly repo: RepoName, readonly ref: string, readonly expiresAt: number | undefined }
+
+/** a presigned URL obtained again for a stat whose own one expired or was refused */
+interface Renewed { url: string, expiresAt: number | undefined }
+
+/** the metadata of the (many) objects without user metadata: one shared, frozen object */
+const NO_METADATA: Metadata = Object.freeze({}) as Metadata
+/** content types repeat across a repository: keep one string per distinct value (a few dozen) */
+const contentTypes = new Map<string, string>()
+const MAX_CONTENT_TYPES = 256
+function internContentType (t: string): string {
+  const have = contentTypes.get(t)
+  if (have !== undefined) return have
+  if (contentTypes.size < MAX_CONTENT_TYPES && t.length <= 200) contentTypes.set(t, t)
+  return t
+}
 
 interface Call {
   /** for messages: what the client was doing ("stat object foo") */
@@ -92,8 +111,12 @@ interface Call {
 interface Reply { status: number, headers: Headers, buf: Buffer }
 
 const MAX_PAGE = 1000
-/** uploads (and resets) in flight at once during commitChanges */
-const UPLOAD_CONCURRENCY = 4
+/**
+ * uploads, links (and resets) in flight at once during commitChanges: small files are bound by
+ * round trips, not bandwidth (4 left a 1,000-file commit waiting on latency; 16 matches what a
+ * raw parallel upload uses)
+ */
+const UPLOAD_CONCURRENCY = 16
 const enc = encodeURIComponent
 const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
 
@@ -111,7 +134,9 @@ export class LakefsRemote implements Remote {
   readonly #presignMode: 'auto' | 'never'
   readonly #log: Logger
   #storage: Promise<S['StorageConfig'] | undefined> | undefined
-  readonly #origins = new LRUCache<string, Origin>({ max: 200_000 })
+  /** keyed by the stat objects this client returned: gone with them */
+  #origins = new WeakMap<ObjectStat, Origin>()
+  #renewed = new WeakMap<ObjectStat, Renewed>()
   readonly #s3: S3Client | undefined
   /** keep-alive node:http(s) agents for range reads (presigned URLs and the API's objects) */
   readonly #data = new DataGetter()
@@ -367,22 +392,36 @@ export class LakefsRemote implements Remote {
     return { name: r.id, commitId: commitId(r.commit_id) }
   }
 
-  #stat (repo: RepoName, ref: string, o: S['ObjectStats'], prefix = ''): ObjectStat {
+  /**
+   * A stat from the server's answer, remembered with its origin. `shared` is the origin of the
+   * previous entry of the same answer: reused when it says the same (same expiry), so a listing
+   * page costs one origin object, not one per entry.
+   */
+  #stat (repo: RepoName, ref: string, o: S['ObjectStats'], prefix = '', shared?: { origin?: Origin }): ObjectStat {
     const path = this.#validPath(o.path, prefix, false)
     if (typeof o.checksum !== 'string' || typeof o.physical_address !== 'string' || (o.size_bytes !== undefined && (typeof o.size_bytes !== 'number' || o.size_bytes < 0))) {
       throw new LkError('LK_REMOTE_UNAVAILABLE', `the lakeFS server answered malformed stats for ${path}`)
     }
     const expiry = o.physical_address_expiry
+    const meta = o.metadata
+    let hasMeta = false
+    if (meta !== undefined && meta !== null) for (const _ in meta) { hasMeta = true; break }
     const stat: ObjectStat = {
       path,
       checksum: o.checksum as Checksum,
       size: o.size_bytes ?? 0,
       mtime: o.mtime,
-      contentType: o.content_type ?? 'application/octet-stream',
-      metadata: { ...(o.metadata ?? {}) },
+      contentType: internContentType(o.content_type ?? 'application/octet-stream'),
+      metadata: hasMeta ? { ...meta } : NO_METADATA,
       physicalAddress: o.physical_address,
     }
-    this.#origins.set(originKey(o.physical_address, path), { repo, ref, path, checksum: o.checksum, expiresAt: expiry === undefined || expiry === 0 ? undefined : expiry * 1000 })
+    const expiresAt = expiry === undefined || expiry === 0 ? undefined : expiry * 1000
+    let origin = shared?.origin
+    if (origin === undefined || origin.repo !== repo || origin.ref !== ref || origin.expiresAt !== expiresAt) {
+      origin = { repo, ref, expiresAt }
+      if (shared !== undefined) shared.origin = origin
+    }
+    this.#origins.set(stat, origin)
     return stat
   }
 
@@ -541,6 +580,16 @@ export class LakefsRemote implements Remote {
         if (c.contentType !== undefined) put.contentType = c.contentType
         if (c.metadata !== undefined) put.metadata = c.metadata
         if (c.mtime !== undefined) put.mtime = c.mtime
+        if (c.preUploaded !== undefined) {
+          // uploaded while the mount was live: one link instead of location + upload + link
+          try {
+            await this.#link(repo, branch, c.path, c.preUploaded.address, c.preUploaded.checksum, c.preUploaded.size, put.contentType ?? 'application/octet-stream', put.metadata ?? {}, put.mtime)
+            return
+          } catch (e) {
+            // expired or collected staging location, a server that refuses it, ...: upload again
+            this.#log.info('commit: linking a pre-uploaded object failed; uploading it again', { path: c.path, err: e })
+          }
+        }
         await this.putObject(repo, branch, c.path, c.content, put)
       })
       if (deletes.length > 0) await this.deleteObjects(repo, branch, deletes)
@@ -601,9 +650,10 @@ export class LakefsRemote implements Remote {
       ok: [200],
       notFound: 'LK_REF_NOT_FOUND',
     })
+    const shared: { origin?: Origin } = {}
     const entries: ListEntry[] = page.results.map(o => o.path_type === 'common_prefix'
       ? { type: 'prefix', path: this.#validPath(o.path, prefix, true) }
-      : { type: 'object', stat: this.#stat(repo, ref, o, prefix) })
+      : { type: 'object', stat: this.#stat(repo, ref, o, prefix, shared) })
     return { entries, hasMore: page.pagination.has_more, nextAfter: page.pagination.next_offset }
   }
 
@@ -611,11 +661,13 @@ export class LakefsRemote implements Remote {
     const stop = Math.min(end, stat.size)
     if (stop <= start) return Buffer.alloc(0)
     const range = `bytes=${start}-${stop - 1}`
-    const origin = this.#origins.get(originKey(stat.physicalAddress, stat.path))
+    const origin = this.#origins.get(stat)
     if (/^https?:\/\//.test(stat.physicalAddress)) {
       // a presigned URL: straight to the object store, never with our Authorization header
-      let url = origin?.freshUrl ?? stat.physicalAddress
-      if (origin?.expiresAt !== undefined && origin.expiresAt < Date.now() + 5_000) url = await this.#renew(stat, origin)
+      const renewed = this.#renewed.get(stat)
+      let url = renewed?.url ?? stat.physicalAddress
+      const expiresAt = renewed !== undefined ? renewed.expiresAt : origin?.expiresAt
+      if (origin !== undefined && expiresAt !== undefined && expiresAt < Date.now() + 5_000) url = await this.#renew(stat, origin)
       try {
         return this.#ranged(await this.#call({ op: `read ${stat.path}`, method: 'GET', path: '', absolute: url, headers: { range }, ok: [200, 206], bytes: stop - start }), start, stop)
       } catch (e) {
@@ -636,7 +688,7 @@ export class LakefsRemote implements Remote {
     if (origin === undefined) {
       throw new LkError('LK_OBJECT_NOT_FOUND', `lakeFS read ${stat.path}: this stat did not come from this client; stat the object again`, { errno: 'ESTALE' })
     }
-    const r = await this.#call({ op: `read ${stat.path}`, method: 'GET', path: `/repositories/${enc(origin.repo)}/refs/${enc(origin.ref)}/objects`, query: { path: origin.path }, headers: { range }, ok: [200, 206], notFound: 'LK_OBJECT_NOT_FOUND', bytes: stop - start })
+    const r = await this.#call({ op: `read ${stat.path}`, method: 'GET', path: `/repositories/${enc(origin.repo)}/refs/${enc(origin.ref)}/objects`, query: { path: stat.path }, headers: { range }, ok: [200, 206], notFound: 'LK_OBJECT_NOT_FOUND', bytes: stop - start })
     // reading by a branch can meet a newer version of the object: never mix versions
     const etag = r.headers.get('etag')?.replace(/^W\//, '').replace(/"/g, '')
     if (etag !== undefined && etag !== '' && etag !== stat.checksum) {
@@ -658,10 +710,13 @@ export class LakefsRemote implements Remote {
     let delivered = 0
     const hand = (k: number, part: Buffer): void => { delivered++; onPart(k, part) }
     if (/^https?:\/\//.test(stat.physicalAddress) && !this.#closed) {
-      const origin = this.#origins.get(originKey(stat.physicalAddress, stat.path))
-      let url = origin?.freshUrl ?? stat.physicalAddress
+      // the URL readRange would use: a renewed one when there is one, renewed again near expiry
+      const origin = this.#origins.get(stat)
+      const renewed = this.#renewed.get(stat)
+      let url = renewed?.url ?? stat.physicalAddress
+      const expiresAt = renewed !== undefined ? renewed.expiresAt : origin?.expiresAt
       try {
-        if (origin?.expiresAt !== undefined && origin.expiresAt < Date.now() + 5_000) url = await this.#renew(stat, origin)
+        if (origin !== undefined && expiresAt !== undefined && expiresAt < Date.now() + 5_000) url = await this.#renew(stat, origin)
         const r = await this.#data.getParts(url, { range: `bytes=${start}-${stop - 1}` }, this.#timeoutFor(stop - start), stop - start, partSize, hand)
         if (r.status === 206) return
       } catch (e) {
@@ -699,13 +754,11 @@ export class LakefsRemote implements Remote {
   }
 
   async #renew (stat: ObjectStat, origin: Origin): Promise<string> {
-    const fresh = await this.statObject(origin.repo, origin.ref, origin.path)
+    const fresh = await this.statObject(origin.repo, origin.ref, stat.path)
     if (fresh.checksum !== stat.checksum) {
       throw new LkError('LK_OBJECT_NOT_FOUND', `lakeFS read ${stat.path}: the object changed since it was listed`, { errno: 'ESTALE' })
     }
-    origin.freshUrl = fresh.physicalAddress
-    origin.expiresAt = this.#origins.get(originKey(fresh.physicalAddress, fresh.path))?.expiresAt
-    this.#origins.set(originKey(stat.physicalAddress, stat.path), origin)
+    this.#renewed.set(stat, { url: fresh.physicalAddress, expiresAt: this.#origins.get(fresh)?.expiresAt })
     return fresh.physicalAddress
   }
 
@@ -727,10 +780,7 @@ export class LakefsRemote implements Remote {
         const size = content.kind === 'file' ? content.size : content.kind === 'buffer' ? content.data.length : Number(put.headers.get('x-lk-size') ?? NaN)
         const etag = (put.headers.get('etag') ?? '').replace(/"/g, '')
         if (Number.isFinite(size)) {
-          const meta: S['StagingMetadata'] = { staging: { physical_address: loc.physical_address }, checksum: etag, size_bytes: size, user_metadata: metadata, content_type: contentType }
-          if (opts.mtime !== undefined) meta.mtime = opts.mtime
-          const o = await this.#json<S['ObjectStats']>({ op: `link ${path}`, method: 'PUT', path: `${objUrl}/staging/backing`, query: { path }, json: meta, ok: [200], notFound: 'LK_REF_NOT_FOUND', conflict: 'LK_REF_MOVED' })
-          return this.#stat(repo, branch, o)
+          return await this.#link(repo, branch, path, loc.physical_address, etag, size, contentType, metadata, opts.mtime)
         }
       }
       // no URL (or a stream of unknown size): fall through to the API upload
@@ -776,10 +826,46 @@ export class LakefsRemote implements Remote {
       ContentLength: size,
       ContentType: contentType,
     }), { abortSignal: signal }), size)
-    const meta: S['StagingMetadata'] = { staging: { physical_address: loc.physical_address }, checksum: (put?.ETag ?? '').replace(/"/g, ''), size_bytes: size, user_metadata: metadata, content_type: contentType }
+    return await this.#link(repo, branch, path, loc.physical_address, (put?.ETag ?? '').replace(/"/g, ''), size, contentType, metadata, mtime)
+  }
+
+  /** stages an uploaded physical address at `path` on the branch (lakeFS linkPhysicalAddress) */
+  async #link (repo: RepoName, branch: BranchName, path: ObjectPath, address: string, checksum: string, size: number, contentType: string, metadata: Metadata, mtime: number | undefined): Promise<ObjectStat> {
+    const meta: S['StagingMetadata'] = { staging: { physical_address: address }, checksum, size_bytes: size, user_metadata: metadata, content_type: contentType }
     if (mtime !== undefined) meta.mtime = mtime
-    const o = await this.#json<S['ObjectStats']>({ op: `link ${path}`, method: 'PUT', path: `${objUrl}/staging/backing`, query: { path }, json: meta, ok: [200], notFound: 'LK_REF_NOT_FOUND', conflict: 'LK_REF_MOVED' })
+    const o = await this.#json<S['ObjectStats']>({ op: `link ${path}`, method: 'PUT', path: `/repositories/${enc(repo)}/branches/${enc(branch)}/staging/backing`, query: { path }, json: meta, ok: [200], notFound: 'LK_REF_NOT_FOUND', conflict: 'LK_REF_MOVED' })
     return this.#stat(repo, branch, o)
+  }
+
+  /**
+   * Uploads `data` to a fresh staging location of the branch (presigned URL, or our own S3
+   * credentials) and links nothing: commitChanges links it later (Change.preUploaded).
+   * Undefined when the server hands out no staging locations.
+   */
+  async preUpload (repo: RepoName, branch: BranchName, path: ObjectPath, data: Buffer): Promise<PreUploaded | undefined> {
+    objectPath(path)
+    const objUrl = `/repositories/${enc(repo)}/branches/${enc(branch)}`
+    const sha256 = createHash('sha256').update(data).digest('hex')
+    const direct = this.#s3 !== undefined
+    if (!direct && !await this.#presign()) return undefined
+    let loc: S['StagingLocation']
+    try {
+      loc = await this.#json<S['StagingLocation']>({ op: `stage ${path}`, method: 'GET', path: `${objUrl}/staging/backing`, query: { path, presign: direct ? undefined : true }, ok: [200], notFound: 'LK_REF_NOT_FOUND' })
+    } catch (e) {
+      if (e instanceof LkError && e.code === 'LK_UNSUPPORTED') return undefined
+      throw e
+    }
+    const address = loc.physical_address
+    if (address === undefined || address === '') return undefined
+    if (direct) {
+      const target = parseS3Address(address)
+      if (target === undefined) return undefined
+      const put = await this.#s3Call(`upload ${path}`, async signal => await this.#s3?.send(new PutObjectCommand({ Bucket: target.bucket, Key: target.key, Body: data, ContentLength: data.length }), { abortSignal: signal }), data.length)
+      return { address, checksum: (put?.ETag ?? '').replace(/"/g, ''), size: data.length, sha256 }
+    }
+    if (typeof loc.presigned_url !== 'string' || loc.presigned_url === '') return undefined
+    const put = await this.#call({ op: `upload ${path}`, method: 'PUT', path: '', absolute: loc.presigned_url, body: () => bodyOf({ kind: 'buffer', data }), replayable: true, ok: [200, 201, 204], bytes: data.length })
+    return { address, checksum: (put.headers.get('etag') ?? '').replace(/"/g, ''), size: data.length, sha256 }
   }
 
   /** one SDK call under our timeout, its failures mapped to the catalogue (the SDK retries) */
@@ -877,7 +963,8 @@ export class LakefsRemote implements Remote {
     this.#closed = true
     this.#s3?.destroy()
     this.#data.close()
-    this.#origins.clear()
+    this.#origins = new WeakMap()
+    this.#renewed = new WeakMap()
   }
 }
 
@@ -901,12 +988,6 @@ async function readBody (res: Response): Promise<Buffer> {
   for await (const chunk of res.body as AsyncIterable<Uint8Array>) chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
   return Buffer.concat(chunks)
 }
-
-/**
- * Origins are keyed by address and path together: stores that deduplicate content (the embedded
- * one) give several paths one physical address, and each path must keep its own ref.
- */
-const originKey = (physicalAddress: string, path: string): string => `${physicalAddress}\n${path}`
 
 /** s3://bucket/key → parts; undefined for any other address */
 function parseS3Address (address: string): { bucket: string, key: string } | undefined {

@@ -81,6 +81,10 @@ export class LocalRemote implements Remote {
     return await this.store.putObject(repoName(repo), refExpr(branch), objectPath(path), content, opts)
   }
 
+  putExisting = async (repo: RepoName, branch: BranchName, path: ObjectPath, blob: { address: string, sha256: string, size: number, physicalAddress?: string }, opts?: PutOptions): Promise<ObjectStat> => {
+    return await this.store.putExisting(repoName(repo), refExpr(branch), objectPath(path), blob, opts)
+  }
+
   async deleteObjects (repo: RepoName, branch: BranchName, paths: ObjectPath[]): Promise<void> { return await this.store.deleteObjects(repoName(repo), refExpr(branch), paths) }
   async setObjectMetadata (repo: RepoName, branch: BranchName, path: ObjectPath, metadata: Metadata): Promise<void> {
     return await this.store.setObjectMetadata(repoName(repo), refExpr(branch), objectPath(path), metadata)

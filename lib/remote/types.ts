@@ -127,8 +127,27 @@ export type Content =
   | { kind: 'stream', stream: Readable }
 
 export type Change =
-  | { op: 'put', path: ObjectPath, content: Content, contentType?: string, metadata?: Metadata, mtime?: number }
+  | {
+    op: 'put', path: ObjectPath, content: Content, contentType?: string, metadata?: Metadata, mtime?: number
+    /**
+     * The same bytes as `content`, already uploaded by `Remote.preUpload` (while the mount was
+     * live). A remote that knows the address links it instead of uploading; any other remote, or
+     * one whose link fails, uploads `content` as usual.
+     */
+    preUploaded?: PreUploaded
+  }
   | { op: 'delete', path: ObjectPath }
+
+/** content uploaded to a staging location of a branch's storage, not yet linked to any path */
+export interface PreUploaded {
+  /** the physical address the remote handed out (what a link names) */
+  address: string
+  /** the object store's checksum of the upload (ETag) */
+  checksum: string
+  size: number
+  /** hex sha256 of the uploaded bytes */
+  sha256: string
+}
 
 export interface CommitChangesOptions {
   /** the commit the changes were made against (the mount's pinned commit) */
@@ -208,6 +227,20 @@ export interface Remote {
   readRangeParts? (repo: RepoName, stat: ObjectStat, start: number, end: number, partSize: number, onPart: (index: number, part: Buffer) => void): Promise<void>
   /** stages a put on a branch */
   putObject (repo: RepoName, branch: BranchName, path: ObjectPath, content: Content, opts?: PutOptions): Promise<ObjectStat>
+  /**
+   * Optional: uploads content to a fresh staging location of the branch's storage without
+   * staging anything on the branch (nothing becomes visible until a commitChanges links it).
+   * Undefined when the remote has no such locations; uploads never linked are garbage for the
+   * storage's own cleanup.
+   */
+  preUpload?: (repo: RepoName, branch: BranchName, path: ObjectPath, data: Buffer) => Promise<PreUploaded | undefined>
+  /**
+   * Optional (the embedded store): stages an object whose bytes already lie in the store's blob
+   * store under `blob.address` (a key of its BlobStore) and hash to `blob.sha256`; nothing is
+   * uploaded. lk-mount serve links direct uploads this way. With `blob.physicalAddress` (where
+   * the bytes were found), LK_UNSUPPORTED when the blob store would not find them there.
+   */
+  putExisting?: (repo: RepoName, branch: BranchName, path: ObjectPath, blob: { address: string, sha256: string, size: number, physicalAddress?: string }, opts?: PutOptions) => Promise<ObjectStat>
   /** stages deletes on a branch; missing paths are ignored */
   deleteObjects (repo: RepoName, branch: BranchName, paths: ObjectPath[]): Promise<void>
   /** replaces an object's user metadata (staged on a branch) */

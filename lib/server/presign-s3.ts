@@ -1,8 +1,11 @@
 // Presigned URLs for a store whose blobs live in an S3 bucket (lib/store/blobs-s3.ts), so that
 // clients of `lk-mount serve` move bytes straight to and from the bucket: GET for reads
 // (stat/list with presign=true, getObject with presign=true), PUT for uploads
-// (staging/backing), after which the server pulls the staged upload into the content-addressed
-// store under its sha256 and deletes it.
+// (staging/backing) to `<prefix>/_uploads/<uuid>`. Linking reads the upload once to hash it and
+// then records it where it lies (the store's entry names that key as its blob): a linked upload
+// is a live blob, so never expire `_uploads/` (or the older `_staging/`) with a bucket lifecycle
+// rule. Uploads never linked are garbage there. A store without that ability pulls the upload
+// into its content-addressed layout and deletes it instead.
 //
 // AWS Signature V4 in query-string form, computed here with node:crypto (path-style URLs), so the
 // server needs no SDK. The signing secret stays inside this object; URLs carry only the
@@ -86,21 +89,43 @@ export class S3Presigner implements Presigner {
   }
 
   async stagingLocation (_repo: string, _branch: string, _path: string, expiresInSec: number): Promise<{ physicalAddress: string, url: string }> {
-    const key = `${this.#prefix === '' ? '' : this.#prefix + '/'}_staging/${randomUUID()}`
+    const key = `${this.#prefix === '' ? '' : this.#prefix + '/'}_uploads/${randomUUID()}`
     return { physicalAddress: `s3://${this.#bucket}/${key}`, url: this.sign('PUT', key, expiresInSec) }
   }
 
-  async takeStaged (physicalAddress: string, file: string): Promise<void> {
+  /** the key of a staged upload; only our own staging area: a client must not make the server read arbitrary keys */
+  #stagedKey (physicalAddress: string): string {
     const key = this.#keyOf(physicalAddress)
-    // only our own staging area: a client must not make the server read arbitrary keys
-    const staging = `${this.#prefix === '' ? '' : this.#prefix + '/'}_staging/`
-    if (key === undefined || !key.startsWith(staging) || key.slice(staging.length).includes('/')) {
+    const head = this.#prefix === '' ? '' : this.#prefix + '/'
+    const rel = key?.startsWith(head) === true ? key.slice(head.length) : undefined
+    if (key === undefined || rel === undefined || !/^_(uploads|staging)\/[0-9a-f-]{36}$/.test(rel)) {
       throw new LkError('LK_USAGE', 'the physical address was not handed out by this server\'s staging/backing')
     }
+    return key
+  }
+
+  blobKeyOf (physicalAddress: string): string {
+    const key = this.#stagedKey(physicalAddress)
+    return this.#prefix === '' ? key : key.slice(this.#prefix.length + 1)
+  }
+
+  async readStaged (physicalAddress: string, file: string, maxBytes: number): Promise<{ kind: 'buffer', data: Buffer } | { kind: 'file' }> {
+    const key = this.#stagedKey(physicalAddress)
     const res = await fetch(this.sign('GET', key, 300), { signal: AbortSignal.timeout(10 * 60_000) })
     if (res.status === 404) throw new LkError('LK_OBJECT_NOT_FOUND', 'nothing was uploaded to the staging location (or it was already linked)')
     if (!res.ok || res.body === null) throw new LkError('LK_REMOTE_UNAVAILABLE', `the blob store answered HTTP ${res.status} reading a staged upload`)
+    const length = Number(res.headers.get('content-length') ?? NaN)
+    if (Number.isFinite(length) && length <= maxBytes) {
+      const data = Buffer.from(await res.arrayBuffer())
+      if (data.length !== length) throw new LkError('LK_REMOTE_UNAVAILABLE', `a staged upload ended after ${data.length} of ${length} bytes`)
+      return { kind: 'buffer', data }
+    }
     await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(file))
+    return { kind: 'file' }
+  }
+
+  async dropStaged (physicalAddress: string): Promise<void> {
+    const key = this.#stagedKey(physicalAddress)
     const del = await fetch(this.sign('DELETE', key, 300), { method: 'DELETE', signal: AbortSignal.timeout(60_000) })
     if (!del.ok && del.status !== 404) throw new LkError('LK_REMOTE_UNAVAILABLE', `the blob store answered HTTP ${del.status} deleting a staged upload`)
   }

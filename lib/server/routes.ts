@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import type { components } from '../lakefs-api/schema.js'
 import { LkError } from '../core/errors.js'
 import { type BranchName, type ObjectPath, type RepoName, branchName, isCommitId, objectPath, pathPrefix, refExpr, repoName, tagName } from '../core/ids.js'
-import type { CommitInfo, DiffEntry, Metadata, MergeStrategy, ObjectStat, Remote, RepoInfo, RefInfo } from '../remote/types.js'
+import type { CommitInfo, Content, DiffEntry, Metadata, MergeStrategy, ObjectStat, Remote, RepoInfo, RefInfo } from '../remote/types.js'
 import { readJson, receiveMultipart, receiveRaw, type ReceivedFile } from './body.js'
 
 type S = components['schemas']
@@ -24,9 +24,19 @@ export interface Presigner {
   presignGet (physicalAddress: string, expiresInSec: number): Promise<string | undefined>
   /** a fresh staging location (s3://...) for one upload and a presigned PUT URL to it */
   stagingLocation (repo: string, branch: string, path: string, expiresInSec: number): Promise<{ physicalAddress: string, url: string }>
-  /** copies a staged upload into a local file (to link it into the store), then removes it */
-  takeStaged (physicalAddress: string, file: string): Promise<void>
+  /**
+   * reads a staged upload to link it into the store: into memory when it is at most `maxBytes`
+   * long, else into `file`
+   */
+  readStaged (physicalAddress: string, file: string, maxBytes: number): Promise<{ kind: 'buffer', data: Buffer } | { kind: 'file' }>
+  /** removes a staged upload (once its bytes are in the store) */
+  dropStaged (physicalAddress: string): Promise<void>
+  /** the staged upload's key in the store's blob store (same bucket and prefix), to link it where it lies */
+  blobKeyOf (physicalAddress: string): string
 }
+
+/** staged uploads up to this size are linked from memory (no temporary file, one hash) */
+const LINK_IN_MEMORY = 8 * 1024 * 1024
 
 export interface Ctx {
   req: IncomingMessage
@@ -566,11 +576,23 @@ export function routes (d: Deps): Handler[] {
     const b = obj(await readJson(c.req), 'link physical address')
     const staging = obj(b.staging, 'link physical address: staging')
     const address = str(staging, 'physical_address', true)
+    const presigner = d.presigner
+    // validated before anything is read (only addresses this server handed out)
+    const blobKey = presigner.blobKeyOf(address)
     const file = join(d.tmpDir, `link-${randomUUID()}`)
     try {
       // the store is content-addressed: bring the staged bytes in under their hash
-      await d.presigner.takeStaged(address, file)
-      const { size, sha256 } = await hashFile(file)
+      const got = await presigner.readStaged(address, file, LINK_IN_MEMORY)
+      let size: number
+      let content: Content
+      if (got.kind === 'buffer') {
+        size = got.data.length
+        content = got
+      } else {
+        const h = await hashFile(file)
+        size = h.size
+        content = { kind: 'file', file, size, sha256: h.sha256 }
+      }
       const declared = b.size_bytes
       if (typeof declared === 'number' && declared !== size) throw bad(`size_bytes ${declared} does not match the uploaded ${size} bytes`)
       const opts: { contentType?: string, metadata?: Metadata, mtime?: number } = {}
@@ -579,7 +601,21 @@ export function routes (d: Deps): Handler[] {
       const md = metadataOf(b.user_metadata, 'user_metadata')
       if (md !== undefined) opts.metadata = md
       if (typeof b.mtime === 'number') opts.mtime = b.mtime
-      const stat = await r.putObject(repo, branch, path, { kind: 'file', file, size, sha256 }, opts)
+      if (r.putExisting !== undefined) {
+        // the upload becomes the object's blob where it lies: the link moves no bytes (one read
+        // to hash it; no second upload, no delete) — when the store's blobs are that bucket
+        const sha256 = content.kind === 'buffer' ? createHash('sha256').update(content.data).digest('hex') : (content as { sha256: string }).sha256
+        try {
+          const stat = await r.putExisting(repo, branch, path, { address: blobKey, sha256, size, physicalAddress: address }, opts)
+          return { status: 200, body: await statJson(d, stat, { presign: false, userMetadata: true }) }
+        } catch (e) {
+          if (!(e instanceof LkError && e.code === 'LK_UNSUPPORTED')) throw e
+        }
+      }
+      const stat = await r.putObject(repo, branch, path, content, opts)
+      // the bytes are in the store now: the staged copy goes without keeping the client waiting
+      // (a copy left behind only costs space)
+      presigner.dropStaged(address).catch(() => {})
       return { status: 200, body: await statJson(d, stat, { presign: false, userMetadata: true }) }
     } finally {
       await rm(file, { force: true })

@@ -77,6 +77,12 @@ export function parseS3Uri (uri: string): { bucket: string, prefix: string } {
 }
 
 const KEY_RE = /^[0-9a-f]{3,128}$/
+/**
+ * an upload a client made straight to the bucket (lk-mount serve's staging/backing) and that was
+ * linked where it lies: `_uploads/<uuid>` (or `_staging/<uuid>` from older servers), relative to
+ * the prefix
+ */
+export const UPLOAD_KEY_RE = /^_(uploads|staging)\/[0-9a-f-]{36}$/
 
 interface S3ErrorShape {
   name?: string
@@ -141,8 +147,9 @@ export class S3BlobStore implements BlobStore {
   }
 
   #objectKey (key: string): string {
-    if (!KEY_RE.test(key)) throw new LkError('LK_INTERNAL', `blob key ${JSON.stringify(key)} is not a lower-case hex hash`)
-    const rel = `${key.slice(0, 2)}/${key}`
+    const upload = UPLOAD_KEY_RE.test(key)
+    if (!upload && !KEY_RE.test(key)) throw new LkError('LK_INTERNAL', `blob key ${JSON.stringify(key)} is not a lower-case hex hash`)
+    const rel = upload ? key : `${key.slice(0, 2)}/${key}`
     return this.#prefix === '' ? rel : `${this.#prefix}/${rel}`
   }
 

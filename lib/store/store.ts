@@ -755,7 +755,17 @@ export class Store {
     const stop = Math.min(end, st.size)
     if (stop <= start) return Buffer.alloc(0)
     if (!/^[0-9a-f]{64}$/.test(st.checksum)) throw new LkError('LK_USAGE', `bad checksum ${JSON.stringify(st.checksum)}`)
-    return await this.blobs.getRange(st.checksum, start, stop)
+    return await this.blobs.getRange(this.#blobKeyOf(st), start, stop)
+  }
+
+  /**
+   * The blob key of a stat: its checksum, except for a direct upload linked where it lies
+   * (putExisting), whose physical address names `_uploads/<uuid>` in this blob store.
+   */
+  #blobKeyOf (st: ObjectStat): string {
+    const m = /(_uploads|_staging)\/[0-9a-f-]{36}$/.exec(st.physicalAddress)
+    if (m !== null && this.blobs.address(m[0]) === st.physicalAddress) return m[0]
+    return st.checksum
   }
 
   /**
@@ -782,6 +792,27 @@ export class Store {
     validMetadata(opts.metadata)
     const blob = await this.#ingest(content)
     const e = this.#entry(p, blob, opts)
+    await this.#stage(ctx, branch, [{ p, e }], cur.value)
+    return this.#stat(e)
+  }
+
+  /**
+   * Stages an object whose bytes are already in the blob store under `blob.address` (not the
+   * content-addressed key: a direct upload linked where it lies, so linking moves no bytes).
+   * The caller vouches that the blob hashes to `blob.sha256` and is `blob.size` bytes long.
+   * `blob.physicalAddress`: where the caller found the bytes; LK_UNSUPPORTED when this blob
+   * store would look elsewhere for that key (another bucket or prefix, local blobs).
+   */
+  async putExisting (repo: string, branch: string, p: string, blob: { address: string, sha256: string, size: number, physicalAddress?: string }, opts: PutOptions = {}): Promise<ObjectStat> {
+    const ctx = await this.#repo(repo)
+    objectPath(p)
+    if (!/^[0-9a-f]{64}$/.test(blob.sha256) || !Number.isSafeInteger(blob.size) || blob.size < 0 || blob.address === '') throw new LkError('LK_USAGE', 'putExisting needs a blob address, a hex sha256 and a size')
+    if (blob.physicalAddress !== undefined && this.blobs.address(blob.address) !== blob.physicalAddress) {
+      throw new LkError('LK_UNSUPPORTED', `the blob store (${this.blobs.description}) does not hold ${blob.physicalAddress}`)
+    }
+    const cur = await this.#requireBranch(ctx, branch)
+    validMetadata(opts.metadata)
+    const e = { ...this.#entry(p, { checksum: blob.sha256, size: blob.size }, opts), address: blob.address }
     await this.#stage(ctx, branch, [{ p, e }], cur.value)
     return this.#stat(e)
   }

@@ -8,7 +8,7 @@ import { readFile, writeFile, readdir, stat } from 'node:fs/promises'
 import { writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { waitGone, type CliHome } from '../support/cli.js'
-import { fuseAvailable, procMountsLine } from '../support/fuse.js'
+import { fuseAvailable, procMountsLine, sh } from '../support/fuse.js'
 import { seededCliHome } from '../support/cli-dataset.js'
 
 interface Status { mountpoint: string, uri: string, state: string, pinnedCommit: string, write: boolean, stats: { stagedPaths: number } }
@@ -54,10 +54,35 @@ t.test('read-only mount round trip', async t => {
   t.equal(r.code, 0, r.stderr)
   r = await lk.run(['umount', mp])
   t.equal(r.code, 0, r.stderr)
+  t.match(r.stdout, /nothing to commit/, 'a read-only mount says nothing was staged')
   t.equal(await procMountsLine(mp), undefined, 'unmounted')
   t.same(await readdir(mp), [], 'the mount point is an empty directory again')
   const all = await lk.json<{ mounts: unknown[] }>(['status'])
   t.same(all.mounts, [])
+})
+
+t.test('--no-xattrs: no extended attributes, the pinned commit still in the control file', async t => {
+  if (!fuseAvailable(t)) return
+  const { lk, base, first } = await setup(t)
+  const mp = join(base, 'nx')
+  let r = await lk.run(['mount', 'lakefs://dset/main', mp, '--no-xattrs'])
+  t.equal(r.code, 0, `mount: ${r.stderr}`)
+  t.equal(await readFile(join(mp, 'train', 'a.txt'), 'utf8'), 'alpha\n')
+  const ls = await sh('ls', ['-l', join(mp, 'train')])
+  t.match(ls.stdout, /a\.txt/, `ls -l works: ${ls.stderr}`)
+  const x = await sh('getfattr', ['--absolute-names', '-n', 'user.lakefs.commit', mp])
+  t.match(x.stderr, /Operation not supported/, 'the root\'s commit xattr is not served')
+  const info = JSON.parse(await readFile(join(mp, '.lakefs-mount.json'), 'utf8')) as { commit?: string }
+  t.equal(info.commit, first.id, 'the control file still names the pinned commit')
+  r = await lk.run(['umount', mp])
+  t.equal(r.code, 0, r.stderr)
+  // and the default serves them
+  r = await lk.run(['mount', 'lakefs://dset/main', mp])
+  t.equal(r.code, 0, r.stderr)
+  const y = await sh('getfattr', ['--absolute-names', '-n', 'user.lakefs.commit', '--only-values', mp])
+  t.equal(y.stdout, first.id, 'served by default')
+  r = await lk.run(['umount', mp])
+  t.equal(r.code, 0, r.stderr)
 })
 
 t.test('write mount: diff, commit, umount commits', async t => {
@@ -99,6 +124,7 @@ t.test('keep, resume, and a conflict at unmount keeps the changes', async t => {
   await writeFile(join(mp, 'b.txt'), 'mine\n')
   r = await lk.run(['umount', mp, '--keep'])
   t.equal(r.code, 0, r.stderr)
+  t.match(r.stdout, /1 staged changes kept/, 'the kept count is reported')
   t.equal(await procMountsLine(mp), undefined)
   let st = await lk.json<Status>(['status', mp])
   t.equal(st.state, 'staged')

@@ -353,14 +353,14 @@ const commands = [
 
 interface Env { real: Real, model: Model, close (): Promise<void> }
 
-async function setup (): Promise<Env> {
+async function setup (listingBudget?: number): Promise<Env> {
   const dir = await mkdtemp(join(tmpdir(), 'lk-model-'))
   const remote = await makeTestRemote(join(dir, 'store'))
   await remote.createRepo(repo)
   const head = await remote.resolveRef(repo, 'main')
   await remote.commitChanges(repo, main, Object.entries(INITIAL).map(([p, s]) => ({ op: 'put' as const, path: p as ObjectPath, content: { kind: 'buffer' as const, data: Buffer.from(s) } })), { base: head, message: 'initial' })
   const cache = await ContentCache.open({ dir: join(dir, 'cache'), maxBytes: 1 << 24, chunkSize: 8 })
-  const open = async (): Promise<MountSession> => await openMountSession({ remote, repo, ref: refExpr('main'), write: true, cache, stateDir: join(dir, 'state') })
+  const open = async (): Promise<MountSession> => await openMountSession({ remote, repo, ref: refExpr('main'), write: true, cache, stateDir: join(dir, 'state'), ...(listingBudget === undefined ? {} : { listingBudget }) })
   const session = await open()
   const files = new Map(Object.entries(INITIAL).map(([p, s]) => [p, Buffer.from(s)]))
   const real: Real = {
@@ -380,8 +380,8 @@ async function setup (): Promise<Env> {
   }
 }
 
-async function runSequence (cmds: Iterable<fc.AsyncCommand<Model, Real>>): Promise<void> {
-  const env = await setup()
+async function runSequence (cmds: Iterable<fc.AsyncCommand<Model, Real>>, listingBudget?: number): Promise<void> {
+  const env = await setup(listingBudget)
   try {
     await fc.asyncModelRun(() => ({ model: env.model, real: env.real }), cmds)
   } finally { await env.close() }
@@ -389,6 +389,11 @@ async function runSequence (cmds: Iterable<fc.AsyncCommand<Model, Real>>): Promi
 
 t.test('random operation sequences match the model', async t => {
   await fc.assert(fc.asyncProperty(fc.commands(commands, { maxCommands: 30 }), async (cmds) => { await runSequence(cmds) }), { numRuns: Number(process.env.LK_MODEL_RUNS ?? 100) })
+  t.pass('no counterexample')
+})
+
+t.test('random operation sequences match the model with a listing budget of 2 entries (every listing evicts the others)', async t => {
+  await fc.assert(fc.asyncProperty(fc.commands(commands, { maxCommands: 30 }), async (cmds) => { await runSequence(cmds, 2) }), { numRuns: Math.ceil(Number(process.env.LK_MODEL_RUNS ?? 100) / 2) })
   t.pass('no counterexample')
 })
 

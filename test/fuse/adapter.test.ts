@@ -152,6 +152,28 @@ if (fuseAvailable(t)) {
     t.match(sec.stderr, /Operation not supported/, 'setting security.* is not supported (cp -a skips it)')
   })
 
+  t.test('xattrs: false — no xattr request reaches the daemon, every xattr call is ENOTSUP', async t => {
+    const files: Record<string, string> = {}
+    for (let i = 0; i < 50; i++) files[`/d/f${i}`] = String(i)
+    const core = new MemFs({ files })
+    core.setXattrDirect('/', 'user.lakefs.commit', 'c0ffee')
+    core.setXattrDirect('/d/f1', 'user.label', 'cat')
+    const { dir } = await mountForTest(t, core, { xattrs: false })
+    const ls = await sh('ls', ['-l', join(dir, 'd')])
+    t.equal(ls.code, 0, `ls -l works: ${ls.stderr}`)
+    t.equal(ls.stdout.trim().split('\n').length, 51, 'total line + 50 entries')
+    const user = await sh('getfattr', ['--absolute-names', '-n', 'user.label', join(dir, 'd', 'f1')])
+    t.match(user.stderr, /Operation not supported/, 'user.* metadata is not served')
+    const list = await sh('getfattr', ['--absolute-names', '-d', join(dir, 'd', 'f1')])
+    t.not(list.code, 0, 'listing xattrs fails too')
+    const set = await sh('setfattr', ['-n', 'user.x', '-v', '1', join(dir, 'd', 'f2')])
+    t.match(set.stderr, /Operation not supported/, 'setting one is ENOTSUP')
+    t.equal(core.calls.get('getxattr') ?? 0, 0, 'the core saw no getxattr')
+    t.equal(core.calls.get('listxattr') ?? 0, 0, 'nor listxattr')
+    t.equal(core.calls.get('setxattr') ?? 0, 0, 'nor setxattr')
+    t.equal(await readFile(join(dir, 'd', 'f7'), 'utf8'), '7', 'data reads as before')
+  })
+
   t.test('regression: xattr values and lists longer than the caller\'s first buffer', async t => {
     // Python probes with 128 bytes (values) and 256 bytes (lists) first; fuse-native used to
     // answer with the full length, libfuse over-read its buffer and the caller got EIO

@@ -77,6 +77,7 @@ t.test('config.example.yaml and config errors', async (t) => {
   const uncommented = example.replace(/^mounts: \[\]\n/m, 'mounts:\n').replace(/^#( {2}- uri| {4}\w| {6}\w)/gm, '$1')
   const full = parseConfig(uncommented, 'uncommented')
   t.equal(full.mounts.length, 2)
+  t.equal(full.mounts[0]?.xattrs, false, 'xattrs: false is read')
   t.same(full.mounts[1], { uri: 'lakefs://images/exp-42', mountpoint: '/data/out', write: true, allowOther: false, onUnmount: 'commit', message: 'outputs of this node', metadata: { node: 'gpu-07' } })
   const bad = (text: string, re: RegExp): void => {
     let got: unknown
@@ -113,6 +114,8 @@ t.test('mount helper options', async (t) => {
   const m = parseMountArgs(['lakefs://repo/main', '/data/x', '-o', 'rw,_netdev,nofail,x-systemd.automount,cache-size=100G,on-unmount=keep,message=hello world,meta.run=7,allow_other', '-n'])
   t.same(m, { source: 'lakefs://repo/main', mountpoint: '/data/x', write: true, allowOther: true, cacheSize: 100 * 1024 ** 3, onUnmount: 'keep', message: 'hello world', metadata: { run: '7' }, fake: false, verbose: false })
   t.equal(parseMountArgs(['lakefs://repo/main', '/d', '-o', 'defaults']).write, false, 'read-only unless rw is asked')
+  t.equal(parseMountArgs(['lakefs://repo/main', '/d', '-o', 'ro,noxattrs']).xattrs, false, 'noxattrs turns extended attributes off')
+  t.equal(parseMountArgs(['lakefs://repo/main', '/d', '-o', 'ro']).xattrs, undefined, 'served unless asked')
   t.equal(parseMountArgs(['lakefs://repo/main', '/d', '-f']).fake, true)
   t.throws(() => parseMountArgs(['lakefs://repo/main', '/d', '-o', 'uid=5']), /unknown option "uid=5"/)
   t.throws(() => parseMountArgs(['/d']), /expected SOURCE and DIRECTORY/)

@@ -1,6 +1,6 @@
 // The staging journal on a real state directory: replay, torn records, sealing and its undo.
 
-import { appendFile, readdir, writeFile } from 'node:fs/promises'
+import { appendFile, readFile, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
 import { type CommitId } from '../../lib/core/ids.js'
@@ -93,4 +93,26 @@ t.test('one journal per state directory; a dead owner\'s lock is taken over', as
   await writeFile(join(dir, 'lock'), '99999999')
   const j3 = await Journal.open({ dir })
   await j3.close()
+})
+
+t.test('a lazy record is visible at once and written with the next record that is not lazy', async t => {
+  const dir = t.testdir()
+  const j = await Journal.open({ dir })
+  await j.setBase(base)
+  const onDisk = async (): Promise<string> => {
+    const segs = (await readdir(join(dir, 'journal'))).sort()
+    return (await Promise.all(segs.map(async s => await readFile(join(dir, 'journal', s), 'utf8')))).join('')
+  }
+  await j.record([['new', file('d1', 0)]], { lazy: true })
+  t.same(snapshot(j), { new: 'file:d1:0' }, 'visible at once')
+  await new Promise(resolve => setTimeout(resolve, 20))
+  t.notMatch(await onDisk(), /"new"/, 'not written on its own (no sync of its own)')
+  await j.record([['new', file('d1', 7)]])
+  const text = await onDisk()
+  t.ok(text.indexOf('"size":0') !== -1 && text.indexOf('"size":0') < text.indexOf('"size":7'), 'written before the later record, in one flush')
+  await j.record([['other', file('d2', 1)]], { lazy: true })
+  await j.close()
+  const j2 = await Journal.open({ dir })
+  t.same(snapshot(j2), { new: 'file:d1:7', other: 'file:d2:1' }, 'close flushes lazy records')
+  await j2.close()
 })

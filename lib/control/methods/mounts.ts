@@ -24,10 +24,11 @@ export interface MountParams {
   cacheSize: number | undefined
   cacheDir: string | undefined
   allowOther: boolean | undefined
+  xattrs: boolean | undefined
 }
 
 export const mount = defineMethod<
-  { target?: RemoteTarget, uri: string, mountpoint: string, write?: boolean, onUnmount?: OnUnmount, message?: string, metadata?: Metadata, cacheSize?: number, cacheDir?: string, allowOther?: boolean },
+  { target?: RemoteTarget, uri: string, mountpoint: string, write?: boolean, onUnmount?: OnUnmount, message?: string, metadata?: Metadata, cacheSize?: number, cacheDir?: string, allowOther?: boolean, xattrs?: boolean },
   MountParams,
   MountStatus
 >({
@@ -51,6 +52,7 @@ export const mount = defineMethod<
       cacheSize: optInt(p, 'cacheSize', 'params', 1),
       cacheDir,
       allowOther: optBool(p, 'allowOther', 'params'),
+      xattrs: optBool(p, 'xattrs', 'params'),
     }
   },
 })
@@ -58,7 +60,7 @@ export const mount = defineMethod<
 export const umount = defineMethod<
   { mountpoint: string, action?: OnUnmount, message?: string, metadata?: Metadata },
   { mountpoint: string, action: OnUnmount | undefined, message: string | undefined, metadata: Metadata | undefined },
-  { action: OnUnmount, commit?: CommitInfo }
+  { action: OnUnmount, staged?: number, commit?: CommitInfo }
 >({
   name: 'umount',
   title: 'Unmount',
