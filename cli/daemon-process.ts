@@ -16,6 +16,8 @@ export interface DaemonArgs {
   store?: string
   cacheDir?: string
   cacheSize?: string
+  /** entries of listings each mount keeps in memory */
+  listingEntries?: string
   /** config.yaml (declared mounts, socket group, mountRoots) */
   config?: string
   /** host:port of the Prometheus endpoint */
@@ -30,6 +32,7 @@ export function daemonArgv (a: DaemonArgs): string[] {
   if (a.store !== undefined) out.push('--store', a.store)
   if (a.cacheDir !== undefined) out.push('--cache-dir', a.cacheDir)
   if (a.cacheSize !== undefined) out.push('--cache-size', a.cacheSize)
+  if (a.listingEntries !== undefined) out.push('--listing-entries', a.listingEntries)
   if (a.config !== undefined) out.push('--config', a.config)
   if (a.metrics !== undefined) out.push('--metrics', a.metrics)
   if (a.stopTimeout !== undefined) out.push('--stop-timeout', a.stopTimeout)

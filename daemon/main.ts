@@ -22,7 +22,7 @@
 
 import { mkdirSync, unlinkSync, writeFileSync, readFileSync } from 'node:fs'
 import { resolve, join } from 'node:path'
-import { loadConfig, loadCredentials, parseListen, emptyConfig, type DaemonConfig } from '../lib/config/index.js'
+import { loadConfig, loadCredentials, parseListen, parseListingEntries, emptyConfig, type DaemonConfig } from '../lib/config/index.js'
 import { Metrics } from './metrics.js'
 import { createNotifier, type Notifier } from './notify.js'
 import { PathPolicy, type PathUse } from './policy.js'
@@ -51,6 +51,8 @@ export interface DaemonOptions {
   store: string
   cacheDir: string
   cacheBytes: number
+  /** a mount's in-memory listing budget, in entries (default lib/fs's) */
+  listingEntries?: number
   log: Logger
   /** config.yaml: declared mounts, socket group, mountRoots (defaults: none) */
   config?: DaemonConfig
@@ -167,6 +169,7 @@ export async function runDaemon (o: DaemonOptions): Promise<void> {
     remoteFor: async (target) => await remoteAndKey(parseTarget(target)),
     cacheFor,
     sharedCache: () => shared,
+    ...(o.listingEntries === undefined ? {} : { listingBudget: o.listingEntries }),
     log,
     clock: systemClock,
     ...(o.metrics === undefined ? {} : { wrapFs: (fs) => metrics.wrapFs(fs) }),
@@ -338,6 +341,7 @@ async function main (): Promise<void> {
       store: { type: 'string' },
       'cache-dir': { type: 'string' },
       'cache-size': { type: 'string' },
+      'listing-entries': { type: 'string' },
       metrics: { type: 'string' },
       'stop-timeout': { type: 'string' },
     },
@@ -369,11 +373,13 @@ async function main (): Promise<void> {
     const base = daemonPaths({ system: values.system, env })
     const paths: DaemonPaths = { ...base, ...(config.socket.path === undefined ? {} : { socket: config.socket.path }) }
     const cacheSize = values['cache-size'] ?? undefined
+    const listingEntries = values['listing-entries'] !== undefined ? parseListingEntries(values['listing-entries'], '--listing-entries') : config.cache.listingEntries
     await runDaemon({
       paths,
       store: resolve(values.store ?? config.store ?? paths.store),
       cacheDir: resolve(values['cache-dir'] ?? config.cache.dir ?? paths.cache),
       cacheBytes: cacheSize !== undefined ? parseSize(cacheSize) : (config.cache.sizeBytes ?? DEFAULT_CACHE_BYTES),
+      ...(listingEntries === undefined ? {} : { listingEntries }),
       log,
       config,
       ...(config.file === undefined ? {} : { reloadConfig: () => loadConfig(cfgOpts) }),

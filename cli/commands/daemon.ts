@@ -8,7 +8,7 @@ import { METHODS } from '../../lib/control/methods/index.js'
 import { daemonArgv, startDaemon, waitForExit } from '../daemon-process.js'
 import { absolute, out, pathsOf, printJson, type GlobalArgs } from '../context.js'
 
-type StartArgs = GlobalArgs & { foreground: boolean, 'cache-dir'?: string, 'cache-size'?: string, config?: string, metrics?: string, 'stop-timeout'?: string }
+type StartArgs = GlobalArgs & { foreground: boolean, 'cache-dir'?: string, 'cache-size'?: string, 'listing-entries'?: string, config?: string, metrics?: string, 'stop-timeout'?: string }
 
 async function running (a: GlobalArgs): Promise<ControlClient | undefined> {
   try {
@@ -26,6 +26,7 @@ const start: CommandModule<GlobalArgs, StartArgs> = {
     .option('foreground', { type: 'boolean', default: false, describe: 'stay attached: log to stderr, stop with Ctrl-C or SIGTERM (for systemd)' })
     .option('cache-dir', { type: 'string', describe: 'the shared cache directory (default $LK_MOUNT_HOME/cache)' })
     .option('cache-size', { type: 'string', describe: 'the shared cache size, e.g. 50G (default 10G)' })
+    .option('listing-entries', { type: 'string', describe: 'directory entries each mount keeps in memory (default 10000, ~0.7 KB each); raise it for trees of millions of files read at random' })
     .option('config', { type: 'string', describe: 'config.yaml with declared mounts, socket group, mountRoots (default $LK_MOUNT_CONFIG; /etc/lk-mount/config.yaml with --system)' })
     .option('metrics', { type: 'string', describe: 'serve Prometheus metrics at http://HOST:PORT/metrics, e.g. 127.0.0.1:9464' })
     .option('stop-timeout', { type: 'string', describe: 'seconds all mounts get to unmount and commit on stop before they are detached with changes kept staged (default 90)' }),
@@ -35,6 +36,7 @@ const start: CommandModule<GlobalArgs, StartArgs> = {
       ...(a.store === undefined ? {} : { store: absolute(a.store) }),
       ...(a['cache-dir'] === undefined ? {} : { cacheDir: absolute(a['cache-dir']) }),
       ...(a['cache-size'] === undefined ? {} : { cacheSize: a['cache-size'] }),
+      ...(a['listing-entries'] === undefined ? {} : { listingEntries: a['listing-entries'] }),
       ...(a.config === undefined ? {} : { config: absolute(a.config) }),
       ...(a.metrics === undefined ? {} : { metrics: a.metrics }),
       ...(a['stop-timeout'] === undefined ? {} : { stopTimeout: a['stop-timeout'] }),

@@ -54,7 +54,8 @@ export interface DaemonConfig {
     /** group that may use the socket when mode is 0660 (name or numeric gid) */
     group?: string
   }
-  cache: { dir?: string, sizeBytes?: number }
+  /** listingEntries: a mount's in-memory listing budget (lib/fs/base.ts DEFAULT_MAX_ENTRIES) */
+  cache: { dir?: string, sizeBytes?: number, listingEntries?: number }
   lakefs: LakefsSettings
   /** seconds the daemon gives all mounts to settle on SIGTERM before forcing */
   shutdownTimeoutSec: number
@@ -138,7 +139,8 @@ export function parseConfig (text: string, file: string): DaemonConfig {
   }
   const group = sock.group === undefined || sock.group === null ? undefined : String(sock.group)
   if (mode === 0o660 && group === undefined) r.fail('socket.group', 'mode 0660 needs a group')
-  const cache = r.obj(top.cache, 'cache', ['dir', 'size'])
+  const cache = r.obj(top.cache, 'cache', ['dir', 'size', 'listingEntries'])
+  const listingEntries = cache.listingEntries === undefined || cache.listingEntries === null ? undefined : parseListingEntries(cache.listingEntries, `${file}: cache.listingEntries`)
   const sizeText = cache.size === undefined || cache.size === null ? undefined : String(cache.size)
   let sizeBytes: number | undefined
   if (sizeText !== undefined) {
@@ -200,6 +202,7 @@ export function parseConfig (text: string, file: string): DaemonConfig {
   const cacheDir = r.abs(cache, 'dir', 'cache')
   if (cacheDir !== undefined) cfg.cache.dir = cacheDir
   if (sizeBytes !== undefined) cfg.cache.sizeBytes = sizeBytes
+  if (listingEntries !== undefined) cfg.cache.listingEntries = listingEntries
   const endpoint = r.str(lk, 'endpoint', 'lakefs')
   if (endpoint !== undefined) cfg.lakefs.endpoint = endpoint
   const credentialsFile = r.abs(lk, 'credentialsFile', 'lakefs')
@@ -318,4 +321,14 @@ export function loadCredentials (settings: LakefsSettings, env: NodeJS.ProcessEn
   }
   const ep = endpoint ?? s(sec('server').endpoint_url)
   return { ...(ep === undefined ? {} : { endpoint: ep }), accessKeyId, secretAccessKey, source: 'file', where: file }
+}
+
+/**
+ * entries of the pinned commit's listings a mount keeps in memory: an integer from 1,000 up
+ * (about 0.7 KB each; more means fewer remote lookups on trees bigger than the budget)
+ */
+export function parseListingEntries (v: unknown, what: string): number {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*\d[\d_,]*\s*$/.test(v) ? Number(v.replace(/[_,\s]/g, '')) : NaN
+  if (!Number.isSafeInteger(n) || n < 1000) throw new LkError('LK_CONFIG', `${what}: ${JSON.stringify(v)} is not a number of entries of at least 1000 (e.g. 100000)`)
+  return n
 }

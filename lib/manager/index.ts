@@ -58,6 +58,8 @@ export interface ManagerOptions {
    * its metrics); identity when absent
    */
   wrapFs?: (fs: MountSession['fs'], mount: { id: string, mountpoint: string }) => MountSession['fs']
+  /** entries of a mount's listings kept in memory (lib/fs's default when absent) */
+  listingBudget?: number
   /** `<home>/state/syncs` (default: a `syncs` folder beside stateRoot) */
   syncStateRoot?: string
   /** sync mode: injectable watcher and settle time (tests) */
@@ -297,6 +299,7 @@ export class Manager implements MountManager {
       stateDir: join(this.#o.stateRoot, rec.id, 'journal'),
       log: entry.log,
       clock: this.#clock,
+      ...(this.#o.listingBudget === undefined ? {} : { listingBudget: this.#o.listingBudget }),
     })
   }
 

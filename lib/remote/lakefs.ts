@@ -18,7 +18,7 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { Readable } from 'node:stream'
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3'
 import type { components } from '../lakefs-api/schema.js'
 import { type ErrorCode, LkError } from '../core/errors.js'
 import { type BranchName, type Checksum, type CommitId, type ObjectPath, type RefExpr, type RepoName, type TagName, branchName, commitId, isCommitId, objectPath, pathPrefix, repoName } from '../core/ids.js'
@@ -28,6 +28,7 @@ import { DataGetter } from './http-get.js'
 import type { Change, CommitChangesOptions, CommitInfo, CommitOptions, Content, DiffEntry, DiffOptions, DiffPage, ListEntry, ListOptions, ListPage, MergeOptions, MergeResult, Metadata, ObjectStat, PreUploaded, PutOptions, RefInfo, Remote, RepoInfo, ResetTarget } from './types.js'
 
 type S = components['schemas']
+type S3Sdk = typeof import('@aws-sdk/client-s3')
 
 export interface LakefsRemoteOptions {
   /** API base URL ending in /api/v1 (see lakefs-config.ts normaliseEndpoint) */
@@ -137,7 +138,9 @@ export class LakefsRemote implements Remote {
   /** keyed by the stat objects this client returned: gone with them */
   #origins = new WeakMap<ObjectStat, Origin>()
   #renewed = new WeakMap<ObjectStat, Renewed>()
-  readonly #s3: S3Client | undefined
+  /** S3-direct data path: its client is made (and the SDK, ~22 MiB of RSS, loaded) at first use */
+  readonly #s3Config: S3ClientConfig | undefined
+  #s3: Promise<{ sdk: S3Sdk, client: S3Client }> | undefined
   /** keep-alive node:http(s) agents for range reads (presigned URLs and the API's objects) */
   readonly #data = new DataGetter()
   #closed = false
@@ -153,7 +156,7 @@ export class LakefsRemote implements Remote {
     this.#presignMode = opts.presign ?? 'auto'
     this.#log = (opts.logger ?? silentLogger).child({ remote: 'lakefs', endpoint: this.#base })
     if (opts.s3 !== undefined) {
-      this.#s3 = new S3Client({
+      this.#s3Config = {
         ...(opts.s3.endpoint === undefined ? {} : { endpoint: opts.s3.endpoint }),
         region: opts.s3.region ?? 'us-east-1',
         ...(opts.s3.credentials === undefined ? {} : { credentials: opts.s3.credentials }),
@@ -163,7 +166,7 @@ export class LakefsRemote implements Remote {
         responseChecksumValidation: 'WHEN_REQUIRED',
         maxAttempts: this.#retries + 1,
         requestHandler: { connectionTimeout: Math.min(this.#timeoutMs, 10_000), requestTimeout: this.#timeoutMs },
-      })
+      }
     }
     this.description = `lakeFS ${this.#base} (access key ${opts.accessKeyId}${opts.s3 === undefined ? '' : ', direct S3 data path'})`
   }
@@ -365,7 +368,7 @@ export class LakefsRemote implements Remote {
 
   async #presign (): Promise<boolean> {
     // with our own storage credentials presigning buys nothing: read and write s3:// directly
-    if (this.#presignMode === 'never' || this.#s3 !== undefined) return false
+    if (this.#presignMode === 'never' || this.#s3Config !== undefined) return false
     return (await this.#storageConfig())?.pre_sign_support === true
   }
 
@@ -678,10 +681,10 @@ export class LakefsRemote implements Remote {
         return this.#ranged(await this.#call({ op: `read ${stat.path}`, method: 'GET', path: '', absolute: url, headers: { range }, ok: [200, 206], bytes: stop - start }), start, stop)
       }
     }
-    const s3 = this.#s3 === undefined ? undefined : parseS3Address(stat.physicalAddress)
-    if (s3 !== undefined && this.#s3 !== undefined) {
+    const s3 = this.#s3Config === undefined ? undefined : parseS3Address(stat.physicalAddress)
+    if (s3 !== undefined) {
       // straight from the object store with our own credentials; lakeFS addresses are never rewritten
-      const out = await this.#s3Call(`read ${stat.path}`, async signal => await this.#s3?.send(new GetObjectCommand({ Bucket: s3.bucket, Key: s3.key, Range: range }), { abortSignal: signal }), stop - start)
+      const out = await this.#s3Call(`read ${stat.path}`, async signal => { const { sdk, client } = await this.#s3Client(); return await client.send(new sdk.GetObjectCommand({ Bucket: s3.bucket, Key: s3.key, Range: range }), { abortSignal: signal }) }, stop - start)
       const bytes = Buffer.from(await out?.Body?.transformToByteArray() ?? new Uint8Array())
       return bytes.length > stop - start ? bytes.subarray(0, stop - start) : bytes
     }
@@ -767,7 +770,7 @@ export class LakefsRemote implements Remote {
     const contentType = opts.contentType ?? 'application/octet-stream'
     const metadata = opts.metadata ?? {}
     const objUrl = `/repositories/${enc(repo)}/branches/${enc(branch)}`
-    if (this.#s3 !== undefined && content.kind !== 'stream') {
+    if (this.#s3Config !== undefined && content.kind !== 'stream') {
       const staged = await this.#putDirect(repo, branch, path, content, contentType, metadata, opts.mtime)
       if (staged !== undefined) return staged
       // the server offers no staging location: through the API after all
@@ -819,14 +822,17 @@ export class LakefsRemote implements Remote {
     const target = loc.physical_address === undefined ? undefined : parseS3Address(loc.physical_address)
     if (target === undefined || loc.physical_address === undefined) return undefined
     const size = content.kind === 'file' ? content.size : content.data.length
-    const put = await this.#s3Call(`upload ${path}`, async signal => await this.#s3?.send(new PutObjectCommand({
-      Bucket: target.bucket,
-      Key: target.key,
-      Body: content.kind === 'file' ? createReadStream(content.file) : content.data,
-      ContentLength: size,
-      ContentType: contentType,
-    }), { abortSignal: signal }), size)
-    return await this.#link(repo, branch, path, loc.physical_address, (put?.ETag ?? '').replace(/"/g, ''), size, contentType, metadata, mtime)
+    const put = await this.#s3Call(`upload ${path}`, async signal => {
+      const { sdk, client } = await this.#s3Client()
+      return await client.send(new sdk.PutObjectCommand({
+        Bucket: target.bucket,
+        Key: target.key,
+        Body: content.kind === 'file' ? createReadStream(content.file) : content.data,
+        ContentLength: size,
+        ContentType: contentType,
+      }), { abortSignal: signal })
+    }, size)
+    return await this.#link(repo, branch, path, loc.physical_address, (put.ETag ?? '').replace(/"/g, ''), size, contentType, metadata, mtime)
   }
 
   /** stages an uploaded physical address at `path` on the branch (lakeFS linkPhysicalAddress) */
@@ -846,7 +852,7 @@ export class LakefsRemote implements Remote {
     objectPath(path)
     const objUrl = `/repositories/${enc(repo)}/branches/${enc(branch)}`
     const sha256 = createHash('sha256').update(data).digest('hex')
-    const direct = this.#s3 !== undefined
+    const direct = this.#s3Config !== undefined
     if (!direct && !await this.#presign()) return undefined
     let loc: S['StagingLocation']
     try {
@@ -860,7 +866,7 @@ export class LakefsRemote implements Remote {
     if (direct) {
       const target = parseS3Address(address)
       if (target === undefined) return undefined
-      const put = await this.#s3Call(`upload ${path}`, async signal => await this.#s3?.send(new PutObjectCommand({ Bucket: target.bucket, Key: target.key, Body: data, ContentLength: data.length }), { abortSignal: signal }), data.length)
+      const put = await this.#s3Call(`upload ${path}`, async signal => { const { sdk, client } = await this.#s3Client(); return await client.send(new sdk.PutObjectCommand({ Bucket: target.bucket, Key: target.key, Body: data, ContentLength: data.length }), { abortSignal: signal }) }, data.length)
       return { address, checksum: (put?.ETag ?? '').replace(/"/g, ''), size: data.length, sha256 }
     }
     if (typeof loc.presigned_url !== 'string' || loc.presigned_url === '') return undefined
@@ -869,6 +875,15 @@ export class LakefsRemote implements Remote {
   }
 
   /** one SDK call under our timeout, its failures mapped to the catalogue (the SDK retries) */
+  /** the S3 client of the direct data path, made at first use */
+  async #s3Client (): Promise<{ sdk: S3Sdk, client: S3Client }> {
+    const config = this.#s3Config
+    if (config === undefined) throw new LkError('LK_INTERNAL', 'no S3 data path configured')
+    if (this.#closed) throw new LkError('LK_INTERNAL', 'the lakeFS client is closed')
+    this.#s3 ??= import('@aws-sdk/client-s3').then(sdk => ({ sdk, client: new sdk.S3Client(config) }))
+    return await this.#s3
+  }
+
   async #s3Call<T> (op: string, fn: (signal: AbortSignal) => Promise<T>, bytes?: number): Promise<T> {
     const timeoutMs = this.#timeoutFor(bytes)
     try {
@@ -961,7 +976,9 @@ export class LakefsRemote implements Remote {
 
   async close (): Promise<void> {
     this.#closed = true
-    this.#s3?.destroy()
+    const s3 = this.#s3
+    this.#s3 = undefined
+    if (s3 !== undefined) void s3.then(({ client }) => { client.destroy() }, () => {})
     this.#data.close()
     this.#origins = new WeakMap()
     this.#renewed = new WeakMap()

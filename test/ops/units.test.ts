@@ -73,6 +73,7 @@ t.test('config.example.yaml and config errors', async (t) => {
   t.equal(c.cache.sizeBytes, 100 * 1024 ** 3)
   t.same(c.mountRoots, ['/data', '/mnt'])
   t.equal(c.shutdownTimeoutSec, 90)
+  t.equal(c.cache.listingEntries, 100_000, 'the example raises the listing budget')
   // the commented-out mounts are valid too
   const uncommented = example.replace(/^mounts: \[\]\n/m, 'mounts:\n').replace(/^#( {2}- uri| {4}\w| {6}\w)/gm, '$1')
   const full = parseConfig(uncommented, 'uncommented')
@@ -85,6 +86,9 @@ t.test('config.example.yaml and config errors', async (t) => {
     t.ok(got instanceof LkError && got.code === 'LK_CONFIG' && re.test(got.message), `${JSON.stringify(text)} -> ${String(re)}: ${String((got as Error | undefined)?.message)}`)
   }
   bad('mounts:\n  - { uri: "lakefs://repo/main", mountpoint: "/d", wirte: true }\n', /mounts\[0\]: unknown key "wirte"/)
+  bad('cache:\n  listingEntries: 10\n', /cache\.listingEntries: 10 is not a number of entries of at least 1000/)
+  bad('cache:\n  listingEntries: lots\n', /cache\.listingEntries/)
+  t.equal(parseConfig('cache:\n  listingEntries: 250_000\n', 'f.yaml').cache.listingEntries, 250_000, 'written with separators')
   bad('mounts:\n  - { uri: "lakefs://repo/main", mountpoint: "rel" }\n', /mounts\[0\]\.mountpoint: must be an absolute path/)
   bad('mounts:\n  - { uri: "s3://r/main", mountpoint: "/d" }\n', /mounts\[0\]\.uri/)
   bad('mounts:\n  - { uri: "lakefs://repo/main", mountpoint: "/d" }\n  - { uri: "lakefs://repo/dev", mountpoint: "/d/" }\n', /declared twice/)
