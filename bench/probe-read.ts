@@ -2,7 +2,10 @@
 // read of a big object spend its time? Measures, against RGW + `lk-mount serve` with S3 blobs:
 //   1. LakefsRemote.readRange of whole chunks, one at a time and N in flight;
 //   2. ContentCache.read in 128 KiB kernel-sized reads (what a FUSE mount asks), fresh cache.
+//   3. (`small` mode) LakefsRemote.readRange of many small whole objects, N in flight: the
+//      object store's small-GET rate, the ceiling of a cold small-file epoch.
 //   npx tsc -p . && node dist/bench/probe-read.js [MiB=128] [chunkMiB=8] [readAhead=2]
+//   node dist/bench/probe-read.js small [files=500] [KiB=100]
 
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -19,6 +22,10 @@ import { ContentCache } from '../lib/cache/index.js'
 import { branchName, repoName, type ObjectPath } from '../lib/core/ids.js'
 
 const MiB = 1024 * 1024
+if (process.argv[2] === 'small') {
+  await probeSmall(Number(process.argv[3] ?? 500), Number(process.argv[4] ?? 100) * 1024)
+  process.exit(0)
+}
 const size = Number(process.argv[2] ?? 128) * MiB
 const chunk = Number(process.argv[3] ?? 8) * MiB
 const readAhead = Number(process.argv[4] ?? 2)
@@ -88,4 +95,46 @@ try {
 } finally {
   await rgw.stop()
   await rm(dir, { recursive: true, force: true })
+}
+
+async function probeSmall (files: number, bytes: number): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'lk-probe-'))
+  const rgw = await startRgw({ memstoreBytes: 2 * files * bytes + (256 << 20) })
+  try {
+    await rgw.createBucket('probe')
+    const creds = { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey }
+    const blobs = new S3BlobStore({ bucket: 'probe', prefix: 'lk', endpoint: rgw.endpoint, credentials: creds })
+    const store = await LocalRemote.open({ dir: join(dir, 'store'), blobs, fsync: false })
+    const repo = repoName('probe')
+    await store.createRepo(repo)
+    const entries: Array<{ path: string, checksum: string, size: number }> = []
+    for (let i = 0; i < files; i++) {
+      const data = randomBytes(bytes)
+      const sha = createHash('sha256').update(data).digest('hex')
+      await blobs.put(sha, { kind: 'buffer', data })
+      entries.push({ path: `d/f${String(i).padStart(6, '0')}`, checksum: sha, size: bytes })
+    }
+    await store.commitSortedEntries(repo, branchName('main'), entries, { message: 'probe' })
+    const presigner = new S3Presigner({ bucket: 'probe', prefix: 'lk', endpoint: rgw.endpoint, ...creds })
+    const server = await startServer({ remote: store, listen: '127.0.0.1:0', accessKeyId: 'AK', secretAccessKey: 'SK', presigner })
+    const client = new LakefsRemote({ endpoint: server.endpoint, accessKeyId: 'AK', secretAccessKey: 'SK' })
+    const stats = (await client.listObjects(repo, 'main', { prefix: 'd/', amount: 1000 })).entries.flatMap(e => e.type === 'object' ? [e.stat] : [])
+    for (const inflight of [1, 4, 8, 16, 32]) {
+      const t0 = performance.now()
+      let next = 0
+      await Promise.all(Array.from({ length: inflight }, async () => {
+        while (next < stats.length) {
+          const st = stats[next++]
+          if (st !== undefined) await client.readRange(repo, st, 0, st.size)
+        }
+      }))
+      console.log(`readRange of ${stats.length} objects of ${bytes / 1024} KiB, ${inflight} in flight: ${(stats.length / ((performance.now() - t0) / 1000)).toFixed(0)} objects/s`)
+    }
+    await client.close()
+    await server.close()
+    await store.close()
+  } finally {
+    await rgw.stop()
+    await rm(dir, { recursive: true, force: true })
+  }
 }

@@ -68,9 +68,11 @@ export interface DaemonOptions {
 const DEFAULT_CACHE_BYTES = 10 * 1024 ** 3
 /**
  * chunks (8 MiB each) fetched ahead of a sequential reader: one range GET runs well below what
- * the object store gives to several at once, so a cold big-file read needs a few in flight
+ * the object store gives to several at once, so a cold big-file read needs a few in flight. The
+ * cache asks for them in spans of 4 chunks (32 MiB, one request each), so the window is two spans:
+ * one being read while the next arrives (all readers together stay under the cache's 128 MiB)
  */
-const READ_AHEAD_CHUNKS = 4
+const READ_AHEAD_CHUNKS = 8
 /** below the unit's TimeoutStartSec=120 */
 const DECLARED_READY_WAIT_MS = 60_000
 

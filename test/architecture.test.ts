@@ -55,7 +55,8 @@ const LAYERS: Record<string, Rule> = {
   'lib/staging': { units: [CORE, RT], packages: [] },
   [RT]: { units: [CORE], packages: [] },
   'lib/remote/local': { units: [CORE, RT, 'lib/store'], packages: [] },
-  'lib/remote/lakefs': { units: [CORE, RT, 'lib/store', 'lib/lakefs-api', 'lib/remote/lakefs-config'], packages: ['@aws-sdk/client-s3', 'yaml', 'lru-cache'] },
+  'lib/remote/lakefs': { units: [CORE, RT, 'lib/store', 'lib/lakefs-api', 'lib/remote/lakefs-config', 'lib/remote/http-get'], packages: ['@aws-sdk/client-s3', 'yaml', 'lru-cache'] },
+  'lib/remote/http-get': { units: [], packages: [] },
   // where the lakeFS endpoint and credentials come from (flags, LAKECTL_* env, ~/.lakectl.yaml)
   'lib/remote/lakefs-config': { units: [CORE], packages: ['yaml'] },
   'lib/remote/faulty': { units: [CORE, RT], packages: [] },

@@ -11,6 +11,13 @@
 // (one in-flight promise per chunk), or wait on a remote forever (every fetch has a deadline and
 // fails as EIO/ETIMEDOUT-class LkError).
 //
+// Readers are answered from the fetched bytes, not from the file: a fetched chunk is kept in
+// memory (`#pending`) while it is written to disk in the background, and reads of it meanwhile
+// copy from memory. The bytes held so are bounded (`maxPendingBytes`): past the bound a fetch
+// waits for its own write before answering (the old, disk-paced behaviour), so a disk slower than
+// the network cannot grow memory. A write that fails (ENOSPC after the evict-and-retry, EIO) only
+// means the chunk is not kept: its readers were served, the failure is logged.
+//
 // Concurrency: all state is owned by the event loop; between awaits a chunk can be evicted unless
 // it is pinned, so a read pins its chunk before the first await that uses the file and unpins
 // in `finally`. An evicted pinned chunk is unlinked when its last pin goes.
@@ -40,6 +47,12 @@ export interface ContentCacheOptions {
   fetchTimeoutMs?: number
   /** open descriptors kept for hot chunks (default 256) */
   maxOpenFiles?: number
+  /** fetched bytes held in memory while their cache files are written (default 64 MiB) */
+  maxPendingBytes?: number
+  /** chunks one read-ahead request asks for at most (default 4) */
+  spanChunks?: number
+  /** read-ahead bytes in flight at once, all readers together (default 128 MiB) */
+  maxAheadBytes?: number
   log?: Logger
 }
 
@@ -49,13 +62,20 @@ export interface CacheCounters {
   bytesFetched: number
   fetches: number
   evictions: number
+  /** chunks fetched before any read asked for them (prefetch of the next files) */
+  prefetches: number
+  /** fetched chunks that could not be written to the cache (served, not kept) */
+  writeFailures: number
 }
 
 /** an open descriptor; closed when evicted from the pool and no read uses it */
 interface FdEntry { p: Promise<FileHandle>, users: number, evicted: boolean }
 
-/** a chunk just fetched: its entry, and its bytes for the readers that waited on the fetch */
-interface Fetched { entry: ChunkEntry, data: Buffer }
+/** a chunk just fetched: its bytes, for the readers that waited on the fetch */
+interface Fetched { data: Buffer }
+
+/** a fetched chunk whose cache file is being written; reads copy from `data` meanwhile */
+interface Pending { data: Buffer, written: Promise<void> }
 
 interface ChunkEntry { file: string, size: number, pins: number, dead: boolean, touchedMs: number }
 
@@ -78,8 +98,14 @@ export class ContentCache {
   readonly dir: string
   readonly maxBytes: number
   readonly chunkSize: number
-  readonly counters: CacheCounters = { hits: 0, misses: 0, bytesFetched: 0, fetches: 0, evictions: 0 }
+  readonly counters: CacheCounters = { hits: 0, misses: 0, bytesFetched: 0, fetches: 0, evictions: 0, prefetches: 0, writeFailures: 0 }
   #readAhead: number
+  #maxPendingBytes: number
+  #pending = new Map<string, Pending>()
+  #pendingBytes = 0
+  #spanChunks: number
+  #maxAheadBytes: number
+  #aheadBytes = 0
   #fetchTimeoutMs: number
   #log: Logger
   #lru: LRUCache<string, ChunkEntry>
@@ -94,6 +120,9 @@ export class ContentCache {
     this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE
     this.#readAhead = opts.readAhead ?? 2
     this.#fetchTimeoutMs = opts.fetchTimeoutMs ?? 30_000
+    this.#maxPendingBytes = opts.maxPendingBytes ?? 64 * 1024 * 1024
+    this.#spanChunks = Math.max(1, opts.spanChunks ?? 4)
+    this.#maxAheadBytes = opts.maxAheadBytes ?? 128 * 1024 * 1024
     this.#log = opts.log ?? silentLogger
     this.#fds = new LRUCache<string, FdEntry>({
       max: opts.maxOpenFiles ?? 256,
@@ -164,11 +193,38 @@ export class ContentCache {
     return Math.max(0, Math.min(this.chunkSize, stat.size - index * this.chunkSize))
   }
 
-  /** true when every chunk of the object is cached (no I/O) */
+  /** true when every chunk of the object is cached or being written to the cache (no I/O) */
   has (stat: ObjectStat): boolean {
     const n = Math.max(1, Math.ceil(stat.size / this.chunkSize))
-    for (let i = 0; i < n; i++) if (!this.#lru.has(this.#keyOf(stat.checksum, i))) return false
+    for (let i = 0; i < n; i++) {
+      const key = this.#keyOf(stat.checksum, i)
+      if (!this.#lru.has(key) && !this.#pending.has(key)) return false
+    }
     return true
+  }
+
+  /** bytes fetched and held in memory until their cache files are written */
+  get pendingBytes (): number { return this.#pendingBytes }
+
+  /**
+   * Fetches the object's first chunk (a small file whole) unless it is cached, pending or being
+   * fetched: for a reader about to open it. Resolves when the bytes are in memory; never rejects
+   * (a failed prefetch is retried by the read that needs it).
+   */
+  async prefetch (src: ObjectSource): Promise<void> {
+    const key = this.#keyOf(src.stat.checksum, 0)
+    if (this.#lru.has(key) || this.#pending.has(key) || this.#inflight.has(key)) return
+    this.counters.prefetches++
+    try {
+      await this.#ensure(src, 0, key)
+    } catch (e) {
+      this.#log.debug('cache: prefetch failed', { path: src.stat.path, err: e })
+    }
+  }
+
+  /** waits until every fetched chunk is written (or has failed to be) */
+  async flush (): Promise<void> {
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending.values()].map(async p => { await p.written }))
   }
 
   /**
@@ -179,6 +235,9 @@ export class ContentCache {
     const { stat } = src
     if (pos >= stat.size || len <= 0) return 0
     const end = Math.min(stat.size, pos + len)
+    // read-ahead first: its fetches overlap this read's own (a first read at 0 no longer waits
+    // for chunk 0 before asking for chunks 1..n)
+    this.#maybeReadAhead(src, Math.floor((end - 1) / this.chunkSize), pos === 0)
     let done = 0
     while (pos + done < end) {
       const at = pos + done
@@ -189,7 +248,6 @@ export class ContentCache {
       if (n <= 0) throw new LkError('LK_STORE_CORRUPT', `cached chunk ${index} of ${stat.path} is shorter than expected`, { errno: 'EIO' })
       done += n
     }
-    this.#maybeReadAhead(src, Math.floor((end - 1) / this.chunkSize), pos === 0)
     return done
   }
 
@@ -197,6 +255,15 @@ export class ContentCache {
     const key = this.#keyOf(src.stat.checksum, index)
     const entry = this.#lru.get(key)
     if (entry === undefined || entry.dead) {
+      const pending = this.#pending.get(key)
+      if (pending !== undefined) {
+        // fetched, its file still being written: a hit from memory
+        this.counters.hits++
+        if (src.counters !== undefined) src.counters.hits++
+        const n = Math.max(0, Math.min(len, pending.data.length - chunkPos))
+        pending.data.copy(buf, bufOff, chunkPos, chunkPos + n)
+        return n
+      }
       this.counters.misses++
       if (src.counters !== undefined) src.counters.misses++
       // the readers that waited for the fetch copy from its buffer: no reopen of the new file
@@ -254,10 +321,82 @@ export class ContentCache {
     // instead of waiting for a second read (bench/: cold 256 MiB reads were fetch-latency bound)
     const sequential = prev === undefined ? fromStart : (lastIndex === prev || lastIndex === prev + 1)
     if (!sequential) return
-    for (let i = lastIndex + 1; i <= Math.min(chunks - 1, lastIndex + this.#readAhead); i++) {
+    // The missing chunks of the window go out as spans: one range request for up to
+    // `#spanChunks` consecutive chunks, because a request's fixed cost at the object store is
+    // large next to 8 MiB (bench/README.md). A span shorter than that waits for the window to
+    // slide further, unless it ends the object or too little is ahead for the reader to go on.
+    const last = Math.min(chunks - 1, lastIndex + this.#readAhead)
+    // without a streaming read a span's first chunk would wait for its last: one chunk per request
+    const span = src.remote.readRangeParts === undefined ? 1 : this.#spanChunks
+    let ahead = 0
+    let run: number[] = []
+    const launch = (): void => {
+      if (run.length > 0) this.#fetchSpan(src, run[0] as number, run.length)
+      run = []
+    }
+    for (let i = lastIndex + 1; i <= last; i++) {
       const key = this.#keyOf(src.stat.checksum, i)
-      if (this.#lru.has(key) || this.#inflight.has(key)) continue
-      this.#ensure(src, i, key).catch((e: unknown) => { this.#log.debug('cache: read-ahead failed', { path: src.stat.path, chunk: i, err: e }) })
+      if (this.#lru.has(key) || this.#inflight.has(key) || this.#pending.has(key)) {
+        ahead++
+        launch()
+        continue
+      }
+      if (this.#aheadBytes >= this.#maxAheadBytes) return
+      run.push(i)
+      if (run.length === span) { ahead += run.length; launch() }
+    }
+    if (run.length > 0 && (last === chunks - 1 || ahead < span)) launch()
+  }
+
+  /**
+   * Read-ahead of chunks [first, first + n). One chunk: an ordinary fetch. Several: one streamed
+   * range request (Remote.readRangeParts), each chunk in flight (joined by readers like any
+   * fetch) until its own bytes have arrived. Failures are the readers' to see (a chunk the span
+   * did not deliver fails, and its next reader fetches it alone); read-ahead only logs them.
+   */
+  #fetchSpan (src: ObjectSource, first: number, n: number): void {
+    const lens = Array.from({ length: n }, (_, k) => this.#chunkLen(src.stat, first + k))
+    const total = lens.reduce((a, b) => a + b, 0)
+    const readParts = src.remote.readRangeParts?.bind(src.remote)
+    this.#aheadBytes += total
+    const done = (): void => { this.#aheadBytes -= total }
+    if (n === 1 || readParts === undefined) {
+      for (let k = 0; k < n; k++) {
+        const key = this.#keyOf(src.stat.checksum, first + k)
+        this.#ensure(src, first + k, key).catch((e: unknown) => { this.#log.debug('cache: read-ahead failed', { path: src.stat.path, chunk: first + k, err: e }) })
+      }
+      Promise.allSettled(Array.from({ length: n }, async (_, k) => await this.#inflight.get(this.#keyOf(src.stat.checksum, first + k)))).finally(done).catch(() => {})
+      return
+    }
+    const start = first * this.chunkSize
+    const parts = lens.map(() => {
+      let resolve!: (b: Buffer) => void
+      let reject!: (e: unknown) => void
+      const promise = new Promise<Buffer>((res, rej) => { resolve = res; reject = rej })
+      promise.catch(() => {})
+      return { promise, resolve, reject }
+    })
+    const whole = this.#withDeadline(src, start, start + total, n, async () => {
+      await readParts(src.repo, src.stat, start, start + total, this.chunkSize, (k, part) => { parts[k]?.resolve(part) })
+      return Buffer.alloc(0)
+    })
+    whole.then(() => {
+      const short = new LkError('LK_REMOTE_UNAVAILABLE', `remote returned less than ${total} bytes of ${src.stat.path} from ${start}`, { errno: 'EIO' })
+      for (const p of parts) p.reject(short) // no-op for the parts delivered
+    }, (e: unknown) => { for (const p of parts) p.reject(e) }).finally(done)
+    for (let k = 0; k < n; k++) {
+      const index = first + k
+      const key = this.#keyOf(src.stat.checksum, index)
+      const want = lens[k] as number
+      const p = (async (): Promise<Fetched> => {
+        const part = await (parts[k] as { promise: Promise<Buffer> }).promise
+        if (part.length !== want) {
+          throw new LkError('LK_REMOTE_UNAVAILABLE', `remote returned ${part.length} bytes of chunk ${index} of ${src.stat.path}, expected ${want}`, { errno: 'EIO' })
+        }
+        return await this.#keep(src, key, part)
+      })().finally(() => { this.#inflight.delete(key) })
+      p.catch((e: unknown) => { this.#log.debug('cache: read-ahead failed', { path: src.stat.path, chunk: index, err: e }) })
+      this.#inflight.set(key, p)
     }
   }
 
@@ -278,29 +417,54 @@ export class ContentCache {
     if (data.length !== want) {
       throw new LkError('LK_REMOTE_UNAVAILABLE', `remote returned ${data.length} bytes of ${src.stat.path} [${start}, ${start + want}), expected ${want}`, { errno: 'EIO' })
     }
+    return await this.#keep(src, key, data)
+  }
+
+  /** counts a fetched chunk and keeps it (in the background, within the memory bound) */
+  async #keep (src: ObjectSource, key: string, data: Buffer): Promise<Fetched> {
     this.counters.fetches++
     this.counters.bytesFetched += data.length
     if (src.counters !== undefined) src.counters.bytesFetched += data.length
-    const file = this.#fileOf(key)
-    if (data.length > this.maxBytes) {
-      // larger than the whole cache: serve the waiting readers from memory, keep nothing
-      return { entry: { file, size: data.length, pins: 0, dead: true, touchedMs: Date.now() }, data }
-    }
-    await this.#writeAtomic(file, data)
-    const entry: ChunkEntry = { file, size: data.length, pins: 0, dead: false, touchedMs: Date.now() }
-    this.#lru.set(key, entry)
-    return { entry, data }
+    // larger than the whole cache: serve the waiting readers from memory, keep nothing
+    if (data.length > this.maxBytes) return { data }
+    const written = this.#persist(key, data)
+    // past the memory bound, answer only once written: the disk paces the fetches
+    if (this.#pendingBytes > this.#maxPendingBytes) await written
+    return { data }
   }
 
-  async #withDeadline (src: ObjectSource, start: number, end: number): Promise<Buffer> {
+  /** writes the chunk's file in the background; reads copy from memory until it is in the index */
+  async #persist (key: string, data: Buffer): Promise<void> {
+    const file = this.#fileOf(key)
+    const p: Pending = { data, written: Promise.resolve() }
+    this.#pending.set(key, p)
+    this.#pendingBytes += data.length
+    p.written = (async () => {
+      try {
+        await this.#writeAtomic(file, data)
+        this.#lru.set(key, { file, size: data.length, pins: 0, dead: false, touchedMs: Date.now() })
+      } catch (e) {
+        this.counters.writeFailures++
+        this.#log.warn('cache: a fetched chunk could not be kept (its readers were served)', { file, err: e })
+      } finally {
+        if (this.#pending.get(key) === p) this.#pending.delete(key)
+        this.#pendingBytes -= data.length
+      }
+    })()
+    await p.written
+  }
+
+  /** one remote read under the fetch deadline (a span of `chunks` chunks gets one deadline per chunk) */
+  async #withDeadline (src: ObjectSource, start: number, end: number, chunks = 1, call?: () => Promise<Buffer>): Promise<Buffer> {
     let timer: NodeJS.Timeout | undefined
+    const ms = this.#fetchTimeoutMs * chunks
     const deadline = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => {
-        reject(new LkError('LK_REMOTE_TIMEOUT', `reading ${src.stat.path} [${start}, ${end}) took longer than ${this.#fetchTimeoutMs} ms`, { errno: 'EIO' }))
-      }, this.#fetchTimeoutMs)
+        reject(new LkError('LK_REMOTE_TIMEOUT', `reading ${src.stat.path} [${start}, ${end}) took longer than ${ms} ms`, { errno: 'EIO' }))
+      }, ms)
     })
     try {
-      return await Promise.race([src.remote.readRange(src.repo, src.stat, start, end), deadline])
+      return await Promise.race([call === undefined ? src.remote.readRange(src.repo, src.stat, start, end) : call(), deadline])
     } catch (e) {
       if (e instanceof LkError) {
         // a pinned object that the remote cannot find is an I/O failure for a reader, not ENOENT
@@ -373,8 +537,9 @@ export class ContentCache {
     }
   }
 
-  /** closes cached descriptors; the files stay for the next open */
+  /** finishes the writes in progress and closes cached descriptors; the files stay for the next open */
   async close (): Promise<void> {
+    await this.flush()
     const all = [...this.#fds.values()]
     this.#fds.clear()
     await Promise.allSettled(all.map(async fd => { await fd.p }))

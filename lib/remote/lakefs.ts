@@ -24,6 +24,7 @@ import { type ErrorCode, LkError } from '../core/errors.js'
 import { type BranchName, type Checksum, type CommitId, type ObjectPath, type RefExpr, type RepoName, type TagName, branchName, commitId, isCommitId, objectPath, pathPrefix, repoName } from '../core/ids.js'
 import { type Logger, silentLogger } from '../core/log.js'
 import type { LakefsConfig } from './lakefs-config.js'
+import { DataGetter } from './http-get.js'
 import type { Change, CommitChangesOptions, CommitInfo, CommitOptions, Content, DiffEntry, DiffOptions, DiffPage, ListEntry, ListOptions, ListPage, MergeOptions, MergeResult, Metadata, ObjectStat, PreUploaded, PutOptions, RefInfo, Remote, RepoInfo, ResetTarget } from './types.js'
 
 type S = components['schemas']
@@ -140,6 +141,8 @@ export class LakefsRemote implements Remote {
   /** S3-direct data path: its client is made (and the SDK, ~22 MiB of RSS, loaded) at first use */
   readonly #s3Config: S3ClientConfig | undefined
   #s3: Promise<{ sdk: S3Sdk, client: S3Client }> | undefined
+  /** keep-alive node:http(s) agents for range reads (presigned URLs and the API's objects) */
+  readonly #data = new DataGetter()
   #closed = false
 
   constructor (opts: LakefsRemoteOptions) {
@@ -208,12 +211,20 @@ export class LakefsRemote implements Remote {
       let retryReason: string
       let retryAfterMs: number | undefined
       try {
-        const init: RequestInit & { duplex?: 'half' } = { method: c.method, headers, signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' }
-        if (body !== undefined) { init.body = body; init.duplex = 'half' }
-        const res = await fetch(url, init)
-        // the whole body is read under the same timeout signal: a server that stalls mid-body
-        // fails within timeoutMs instead of hanging the reader
-        const buf = await readBody(res)
+        let res: { status: number, headers: Headers }
+        let buf: Buffer
+        if (c.method === 'GET' && c.bytes !== undefined && body === undefined) {
+          // object bytes (range reads): node:http with keep-alive, about twice fetch's speed here
+          // (http-get.ts); same deadline for the whole body, same errors for the loop below
+          ({ buf, ...res } = await this.#data.get(url, headers, timeoutMs))
+        } else {
+          const init: RequestInit & { duplex?: 'half' } = { method: c.method, headers, signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' }
+          if (body !== undefined) { init.body = body; init.duplex = 'half' }
+          res = await fetch(url, init)
+          // the whole body is read under the same timeout signal: a server that stalls mid-body
+          // fails within timeoutMs instead of hanging the reader
+          buf = await readBody(res as Response)
+        }
         if (c.ok.includes(res.status)) return { status: res.status, headers: res.headers, buf }
         const retryable = res.status === 429 || res.status === 503 || (idempotent && replayable && (res.status === 500 || res.status === 502 || res.status === 504))
         if (!retryable) throw this.#statusError(c, res.status, buf)
@@ -689,6 +700,56 @@ export class LakefsRemote implements Remote {
     return this.#ranged(r, start, stop)
   }
 
+  /**
+   * Streams a presigned range in parts (see Remote.readRangeParts): one request, parts handed
+   * over as they arrive. No retry once a part is out; before that, anything unexpected (an
+   * expired URL, a 5xx, a network error) goes the ordinary readRange way, with its retries and
+   * URL renewal. Other addresses (the API, S3 with our own credentials) always go that way: one
+   * readRange per part, all in flight at once, handed over in order.
+   */
+  async readRangeParts (repo: RepoName, stat: ObjectStat, start: number, end: number, partSize: number, onPart: (index: number, part: Buffer) => void): Promise<void> {
+    const stop = Math.min(end, stat.size)
+    if (stop <= start) return
+    let delivered = 0
+    const hand = (k: number, part: Buffer): void => { delivered++; onPart(k, part) }
+    if (/^https?:\/\//.test(stat.physicalAddress) && !this.#closed) {
+      // the URL readRange would use: a renewed one when there is one, renewed again near expiry
+      const origin = this.#origins.get(stat)
+      const renewed = this.#renewed.get(stat)
+      let url = renewed?.url ?? stat.physicalAddress
+      const expiresAt = renewed !== undefined ? renewed.expiresAt : origin?.expiresAt
+      try {
+        if (origin !== undefined && expiresAt !== undefined && expiresAt < Date.now() + 5_000) url = await this.#renew(stat, origin)
+        const r = await this.#data.getParts(url, { range: `bytes=${start}-${stop - 1}` }, this.#timeoutFor(stop - start), stop - start, partSize, hand)
+        if (r.status === 206) return
+      } catch (e) {
+        if (delivered > 0) {
+          const name = (e as { name?: unknown }).name
+          if (name === 'TimeoutError') throw new LkError('LK_REMOTE_TIMEOUT', `lakeFS read ${stat.path}: the object store did not send the range within ${this.#timeoutFor(stop - start)} ms`)
+          throw e instanceof LkError ? e : new LkError('LK_REMOTE_UNAVAILABLE', `lakeFS read ${stat.path}: the object store connection failed mid-range (${networkCode(e)})`, { details: { network: networkCode(e) } })
+        }
+      }
+    }
+    const n = Math.ceil((stop - start) / partSize)
+    const got: Array<Buffer | undefined> = new Array(n)
+    let next = 0
+    let failed = false
+    await Promise.all(Array.from({ length: n }, async (_, k) => {
+      const a = start + k * partSize
+      try {
+        got[k] = await this.readRange(repo, stat, a, Math.min(stop, a + partSize))
+      } catch (e) {
+        failed = true
+        throw e
+      }
+      while (!failed && next < n && got[next] !== undefined) {
+        const part = got[next] as Buffer
+        got[next] = undefined
+        hand(next++, part)
+      }
+    }))
+  }
+
   /** a ranged reply: 206 is the range, 200 is the whole object (a server that ignored Range) */
   #ranged (r: Reply, start: number, stop: number): Buffer {
     const buf = r.status === 200 ? r.buf.subarray(start, stop) : r.buf
@@ -918,6 +979,7 @@ export class LakefsRemote implements Remote {
     const s3 = this.#s3
     this.#s3 = undefined
     if (s3 !== undefined) void s3.then(({ client }) => { client.destroy() }, () => {})
+    this.#data.close()
     this.#origins = new WeakMap()
     this.#renewed = new WeakMap()
   }

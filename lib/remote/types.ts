@@ -218,6 +218,13 @@ export interface Remote {
    * bytes only at the end of the object.
    */
   readRange (repo: RepoName, stat: ObjectStat, start: number, end: number): Promise<Buffer>
+  /**
+   * Optional streaming form of readRange for big sequential reads: [start, end) in one request,
+   * handed to `onPart` as consecutive parts of `partSize` bytes (the last may be shorter), each as
+   * soon as its bytes have arrived, in order. Resolves once every part was handed over; rejects
+   * (and hands over nothing more) on any failure, after which the caller fetches what it lacks.
+   */
+  readRangeParts? (repo: RepoName, stat: ObjectStat, start: number, end: number, partSize: number, onPart: (index: number, part: Buffer) => void): Promise<void>
   /** stages a put on a branch */
   putObject (repo: RepoName, branch: BranchName, path: ObjectPath, content: Content, opts?: PutOptions): Promise<ObjectStat>
   /**

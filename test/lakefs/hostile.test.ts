@@ -97,6 +97,10 @@ t.test('the server goes away mid-session: bounded retries, then LK_REMOTE_UNAVAI
   await c.createRepo(R('gone'))
   const stat = await c.putObject(R('gone'), B('main'), P('x.bin'), buf('0123456789'))
   t.equal((await c.readRange(R('gone'), stat, 2, 5)).toString(), '234')
+  // through the API (no presigning): one request per part, handed over in order
+  const got: string[] = []
+  await c.readRangeParts(R('gone'), stat, 1, 10, 4, (k, part) => { got.push(`${k}:${part.toString()}`) })
+  t.same(got, ['0:1234', '1:5678', '2:9'])
   await s.close()
   const started = Date.now()
   const e = await c.readRange(R('gone'), stat, 0, 10).catch((err: unknown) => err)
@@ -255,4 +259,78 @@ t.test('answers that are not lakeFS pages: a clear unavailable error, not a cras
     t.equal(await codeOf(c.listObjects(R('repo'), 'main')), 'LK_REMOTE_UNAVAILABLE', what)
     await s.close()
   }
+})
+
+t.test('presigned reads (node:http, keep-alive): connections reused; a stall mid-body times out, a cut is retried', async t => {
+  const body = Buffer.from('0123456789')
+  let mode: 'ok' | 'stall' | 'cut' = 'ok'
+  let connections = 0
+  let gets = 0
+  const store = createServer((req, res) => {
+    gets++
+    if (mode === 'stall') { res.writeHead(206, { 'content-length': 10, 'content-range': 'bytes 0-9/10' }); res.write('abc'); return }
+    if (mode === 'cut') { res.writeHead(206, { 'content-length': 10, 'content-range': 'bytes 0-9/10' }); res.write('abc', () => { res.socket?.destroy() }); return }
+    const m = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '')
+    const start = Number(m?.[1] ?? 0)
+    const end = Number(m?.[2] ?? 9) + 1
+    res.writeHead(206, { 'content-range': `bytes ${start}-${end - 1}/10`, 'content-length': end - start }).end(body.subarray(start, end))
+  })
+  store.on('connection', () => { connections++ })
+  await new Promise<void>(resolve => { store.listen(0, '127.0.0.1', resolve) })
+  t.teardown(async () => { await new Promise<void>(resolve => { store.close(() => { resolve() }); store.closeAllConnections() }) })
+  const storeUrl = `http://127.0.0.1:${(store.address() as AddressInfo).port}`
+  const lakefs = await scripted((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x')
+    if (url.pathname === '/api/v1/config') {
+      json(res, 200, { storage_config: { blockstore_type: 's3', blockstore_namespace_example: 's3://b/', blockstore_namespace_ValidityRegex: '^s3://', pre_sign_support: true, pre_sign_support_ui: false, import_support: false, import_validity_regex: '' } })
+      return
+    }
+    if (url.pathname.endsWith('/objects/stat')) { json(res, 200, statJson('a.bin', `${storeUrl}/bucket/a.bin?sig=x`, { physical_address_expiry: Math.floor(Date.now() / 1000) + 3600 })); return }
+    json(res, 404, { message: 'not found' })
+  })
+  t.teardown(lakefs.close)
+  const c = new LakefsRemote({ endpoint: lakefs.endpoint, accessKeyId: AK, secretAccessKey: SK, timeoutMs: 400, retries: 2, backoffMs: 5 })
+  t.teardown(async () => { await c.close() })
+  const stat = await c.statObject(R('repo'), 'main', P('a.bin'))
+  for (let i = 0; i < 5; i++) t.equal((await c.readRange(R('repo'), stat, i, i + 3)).toString(), body.subarray(i, i + 3).toString())
+  t.equal(connections, 1, 'five sequential range reads over one kept-alive connection')
+
+  mode = 'stall'
+  const started = Date.now()
+  const e = await c.readRange(R('repo'), stat, 0, 10).catch((err: unknown) => err)
+  const ms = Date.now() - started
+  t.equal((e as LkError).code, 'LK_REMOTE_TIMEOUT', 'a stalled body is a timeout')
+  t.ok(ms >= 350 && ms < 1500, `within the timeout (${ms} ms, timeout 400)`)
+
+  mode = 'cut'
+  gets = 0
+  t.equal(await codeOf(c.readRange(R('repo'), stat, 0, 10)), 'LK_REMOTE_UNAVAILABLE', 'a cut body is a network failure')
+  t.equal(gets, 3, 'one try and two retries')
+
+  mode = 'ok'
+  t.equal((await c.readRange(R('repo'), stat, 2, 6)).toString(), '2345', 'and reads work again')
+
+  // streamed in parts: each handed over in order; a failure before the first part goes the
+  // ordinary way (retries), a stall after it is a timeout
+  const got: string[] = []
+  await c.readRangeParts(R('repo'), stat, 0, 10, 4, (k, part) => { got.push(`${k}:${part.toString()}`) })
+  t.same(got, ['0:0123', '1:4567', '2:89'])
+  let failFirst = true
+  store.removeAllListeners('request')
+  store.on('request', (req, res) => {
+    gets++
+    if (failFirst) { failFirst = false; res.writeHead(503).end(); return }
+    if (mode === 'stall') { res.writeHead(206, { 'content-length': 10, 'content-range': 'bytes 0-9/10' }); res.write('01234'); return }
+    const m = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '')
+    const start = Number(m?.[1] ?? 0)
+    const end = Number(m?.[2] ?? 9) + 1
+    res.writeHead(206, { 'content-range': `bytes ${start}-${end - 1}/10`, 'content-length': end - start }).end(body.subarray(start, end))
+  })
+  got.length = 0
+  await c.readRangeParts(R('repo'), stat, 0, 10, 5, (k, part) => { got.push(`${k}:${part.toString()}`) })
+  t.same(got, ['0:01234', '1:56789'], 'a 503 before any part: read again the ordinary way')
+  mode = 'stall'
+  got.length = 0
+  t.equal(await codeOf(c.readRangeParts(R('repo'), stat, 0, 10, 5, (k, part) => { got.push(`${k}:${part.toString()}`) })), 'LK_REMOTE_TIMEOUT', 'a stall after a part: a timeout')
+  t.same(got, ['0:01234'], 'the part that arrived was handed over, nothing more')
 })
