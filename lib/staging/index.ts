@@ -75,6 +75,10 @@ export class Journal {
   /** preallocated empty data files (see allocData) */
   #pool: string[] = []
   #poolFill: Promise<void> | undefined
+  /** data files a pool fill is creating: on disk before they are in #pool, never garbage */
+  readonly #filling = new Set<string>()
+  /** data files handed out by allocData and not recorded yet (the caller may still be opening them) */
+  readonly #handedOut = new Set<string>()
 
   private constructor (dir: string, log: Logger, manifest: Manifest) {
     this.dir = dir
@@ -198,7 +202,10 @@ export class Journal {
   async allocData (): Promise<string> {
     for (;;) {
       const name = this.#pool.pop()
-      if (name !== undefined) return name
+      if (name !== undefined) {
+        this.#handedOut.add(name)
+        return name
+      }
       this.#poolFill ??= this.#fillPool().finally(() => { this.#poolFill = undefined })
       await this.#poolFill
     }
@@ -206,9 +213,14 @@ export class Journal {
 
   async #fillPool (): Promise<void> {
     const names = Array.from({ length: 32 }, () => randomBytes(12).toString('hex'))
-    await Promise.all(names.map(async n => { await (await open(this.dataPath(n), 'wx')).close() }))
-    await fsyncDir(join(this.dir, 'data'))
-    this.#pool.push(...names)
+    for (const n of names) this.#filling.add(n)
+    try {
+      await Promise.all(names.map(async n => { await (await open(this.dataPath(n), 'wx')).close() }))
+      await fsyncDir(join(this.dir, 'data'))
+      this.#pool.push(...names)
+    } finally {
+      for (const n of names) this.#filling.delete(n)
+    }
   }
 
   /**
@@ -231,6 +243,7 @@ export class Journal {
         if (s !== undefined && s.t !== 'del') entry = { t: 'del' }
       }
       if (entry === null) this.#active.delete(p); else this.#active.set(p, entry)
+      if (entry?.t === 'file') this.#handedOut.delete(entry.data)
       line.push([p, entry])
     }
     this.#pending.push(JSON.stringify(line))
@@ -356,10 +369,13 @@ export class Journal {
 
   /** deletes data files no staged entry (either layer) nor `live` (open files) references */
   async gcData (live: ReadonlySet<string>): Promise<number> {
-    const used = new Set([...live, ...this.#pool])
+    const names = await readdir(join(this.dir, 'data'))
+    // what is in use is read after the directory: a file a pool fill created while readdir ran
+    // is in #filling or #pool by now, a file taken from the pool since is handed out or recorded
+    const used = new Set([...live, ...this.#pool, ...this.#filling, ...this.#handedOut])
     for (const [, e] of this.entries()) if (e.t === 'file') used.add(e.data)
     if (this.#sealed !== undefined) for (const e of this.#sealed.values()) if (e.t === 'file') used.add(e.data)
-    const gone = (await readdir(join(this.dir, 'data'))).filter(f => !used.has(f))
+    const gone = names.filter(f => !used.has(f))
     // a commit of many small files leaves as many data files: unlink them 16 at a time (one at a
     // time cost ~1 ms each after a 1,000-file commit on unmount)
     let next = 0

@@ -82,6 +82,35 @@ t.test('discard drops both layers; gc deletes unreferenced data files', async t 
   await j.close()
 })
 
+t.test('regression: gc running beside a pool fill never deletes the fill\'s new data files', async t => {
+  // a fill creates 32 files before it puts them in the pool; gc used to snapshot "in use" first
+  // and list the directory after, so files created in between were deleted and a later
+  // allocData handed out a name whose file was gone
+  const j = await Journal.open({ dir: t.testdir() })
+  const { access } = await import('node:fs/promises')
+  let missing = 0
+  // what the session passes as `live`: data files handed out to open files
+  const taken = new Set<string>()
+  for (let round = 0; round < 30; round++) {
+    const allocs = Array.from({ length: 40 }, async () => { const n = await j.allocData(); taken.add(n); return n })
+    const gcs = Array.from({ length: 3 }, async () => await j.gcData(taken))
+    const [names] = await Promise.all([Promise.all(allocs), Promise.all(gcs)])
+    for (const n of names) await access(j.dataPath(n)).catch(() => { missing++ })
+  }
+  t.equal(missing, 0, 'every allocated data file exists')
+  // a file handed out and not recorded yet (its opener still awaiting the open) is kept even
+  // when the caller's live set does not name it yet; once recorded, the record keeps it
+  const fresh = await j.allocData()
+  await j.gcData(new Set())
+  await access(j.dataPath(fresh)).catch(() => { missing++ })
+  t.equal(missing, 0, 'a handed-out, unrecorded data file survives gc')
+  await j.record([['fresh', file(fresh, 0)]])
+  await j.gcData(new Set())
+  await access(j.dataPath(fresh)).catch(() => { missing++ })
+  t.equal(missing, 0, 'and so does a recorded one')
+  await j.close()
+})
+
 t.test('one journal per state directory; a dead owner\'s lock is taken over', async t => {
   const dir = t.testdir()
   const j = await Journal.open({ dir })
