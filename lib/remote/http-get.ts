@@ -29,53 +29,43 @@ function cutError (): Error {
   return Object.assign(new Error('the connection closed before the whole body arrived'), { code: 'ECONNRESET' })
 }
 
+/** one GET's settling: the first of fail/finish wins, and either stops the deadline */
+interface Exchange {
+  readonly settled: boolean
+  fail: (e: Error) => void
+  finish: (reply: GetReply) => void
+}
+
+function headersOf (res: IncomingMessage): Headers {
+  const h = new Headers()
+  for (const [k, v] of Object.entries(res.headers)) {
+    if (v === undefined) continue
+    if (Array.isArray(v)) for (const x of v) h.append(k, x); else h.set(k, v)
+  }
+  return h
+}
+
 export class DataGetter {
   readonly #http = new HttpAgent({ keepAlive: true, maxSockets: MAX_SOCKETS, maxFreeSockets: MAX_SOCKETS, scheduling: 'lifo' })
   readonly #https = new HttpsAgent({ keepAlive: true, maxSockets: MAX_SOCKETS, maxFreeSockets: MAX_SOCKETS, scheduling: 'lifo' })
 
   async get (url: string, headers: Record<string, string>, timeoutMs: number): Promise<GetReply> {
-    const u = new URL(url)
-    const secure = u.protocol === 'https:'
-    if (!secure && u.protocol !== 'http:') throw new Error(`unsupported protocol ${u.protocol}`)
-    return await new Promise<GetReply>((resolve, reject) => {
-      let settled = false
-      const fail = (e: Error): void => {
-        if (settled) return
-        settled = true
-        clearTimeout(timer)
-        req.destroy()
-        reject(e)
-      }
-      const req = (secure ? httpsRequest : httpRequest)(u, { method: 'GET', headers, agent: secure ? this.#https : this.#http }, (res: IncomingMessage) => {
-        const declared = Number(res.headers['content-length'] ?? NaN)
-        const known = Number.isSafeInteger(declared) && declared >= 0 && declared <= 2 ** 31
-        const out = known ? Buffer.allocUnsafe(declared) : undefined
-        const parts: Buffer[] = []
-        let n = 0
-        res.on('data', (d: Buffer) => {
-          if (out !== undefined && n + d.length <= out.length) d.copy(out, n); else parts.push(d)
-          n += d.length
-        })
-        res.on('error', (e: Error) => { fail(e) })
-        res.on('end', () => {
-          if (settled) return
-          if (!res.complete || (known && n < declared)) { fail(cutError()); return }
-          settled = true
-          clearTimeout(timer)
-          const h = new Headers()
-          for (const [k, v] of Object.entries(res.headers)) {
-            if (v === undefined) continue
-            if (Array.isArray(v)) for (const x of v) h.append(k, x); else h.set(k, v)
-          }
-          const buf = out === undefined ? Buffer.concat(parts) : parts.length === 0 ? out.subarray(0, n) : Buffer.concat([out.subarray(0, n - parts.reduce((s, p) => s + p.length, 0)), ...parts])
-          resolve({ status: res.statusCode ?? 0, headers: h, buf })
-        })
-        res.on('close', () => { if (!settled) fail(cutError()) })
+    return await this.#exchange(url, headers, timeoutMs, (res, x) => {
+      const declared = Number(res.headers['content-length'] ?? NaN)
+      const known = Number.isSafeInteger(declared) && declared >= 0 && declared <= 2 ** 31
+      const out = known ? Buffer.allocUnsafe(declared) : undefined
+      const parts: Buffer[] = []
+      let n = 0
+      res.on('data', (d: Buffer) => {
+        if (out !== undefined && n + d.length <= out.length) d.copy(out, n); else parts.push(d)
+        n += d.length
       })
-      // the deadline covers connecting, the headers and the whole body
-      const timer = setTimeout(() => { fail(timeoutError(timeoutMs)) }, timeoutMs)
-      req.on('error', (e: Error) => { fail(e) })
-      req.end()
+      res.on('end', () => {
+        if (x.settled) return
+        if (!res.complete || (known && n < declared)) { x.fail(cutError()); return }
+        const buf = out === undefined ? Buffer.concat(parts) : parts.length === 0 ? out.subarray(0, n) : Buffer.concat([out.subarray(0, n - parts.reduce((s, p) => s + p.length, 0)), ...parts])
+        x.finish({ status: res.statusCode ?? 0, headers: headersOf(res), buf })
+      })
     })
   }
 
@@ -86,63 +76,77 @@ export class DataGetter {
    * `total` is a cut connection.
    */
   async getParts (url: string, headers: Record<string, string>, timeoutMs: number, total: number, partSize: number, onPart: (index: number, part: Buffer) => void): Promise<GetReply> {
+    return await this.#exchange(url, headers, timeoutMs, (res, x) => {
+      const h = headersOf(res)
+      const status = res.statusCode ?? 0
+      const streamed = status === 206
+      const parts: Buffer[] = []
+      let index = 0
+      let part = streamed ? Buffer.allocUnsafe(Math.min(partSize, total)) : Buffer.alloc(0)
+      let inPart = 0
+      let n = 0
+      res.on('data', (d: Buffer) => {
+        if (x.settled) return
+        if (!streamed) { parts.push(d); return }
+        if (n + d.length > total) { x.fail(cutError()); return }
+        n += d.length
+        let off = 0
+        while (off < d.length) {
+          const k = d.copy(part, inPart, off)
+          off += k
+          inPart += k
+          if (inPart === part.length) {
+            const full = part
+            const at = index++
+            const left = total - (at + 1) * partSize
+            part = Buffer.allocUnsafe(Math.max(0, Math.min(partSize, left)))
+            inPart = 0
+            try { onPart(at, full) } catch (e) { x.fail(e as Error); return }
+          }
+        }
+      })
+      res.on('end', () => {
+        if (x.settled) return
+        if (!res.complete || (streamed && n !== total)) { x.fail(cutError()); return }
+        x.finish({ status, headers: h, buf: Buffer.concat(parts) })
+      })
+    })
+  }
+
+  /**
+   * One GET under one deadline covering connecting, the headers and the whole body: the request,
+   * the timer, and the errors and early close that fail it; `onResponse` reads the body and
+   * finishes (or fails) the exchange.
+   */
+  async #exchange (url: string, headers: Record<string, string>, timeoutMs: number, onResponse: (res: IncomingMessage, x: Exchange) => void): Promise<GetReply> {
     const u = new URL(url)
     const secure = u.protocol === 'https:'
     if (!secure && u.protocol !== 'http:') throw new Error(`unsupported protocol ${u.protocol}`)
     return await new Promise<GetReply>((resolve, reject) => {
       let settled = false
-      const fail = (e: Error): void => {
-        if (settled) return
-        settled = true
-        clearTimeout(timer)
-        req.destroy()
-        reject(e)
-      }
-      const req = (secure ? httpsRequest : httpRequest)(u, { method: 'GET', headers, agent: secure ? this.#https : this.#http }, (res: IncomingMessage) => {
-        const h = new Headers()
-        for (const [k, v] of Object.entries(res.headers)) {
-          if (v === undefined) continue
-          if (Array.isArray(v)) for (const x of v) h.append(k, x); else h.set(k, v)
-        }
-        const status = res.statusCode ?? 0
-        const streamed = status === 206
-        const parts: Buffer[] = []
-        let index = 0
-        let part = streamed ? Buffer.allocUnsafe(Math.min(partSize, total)) : Buffer.alloc(0)
-        let inPart = 0
-        let n = 0
-        res.on('data', (d: Buffer) => {
+      const x: Exchange = {
+        get settled () { return settled },
+        fail: (e) => {
           if (settled) return
-          if (!streamed) { parts.push(d); return }
-          if (n + d.length > total) { fail(cutError()); return }
-          n += d.length
-          let off = 0
-          while (off < d.length) {
-            const k = d.copy(part, inPart, off)
-            off += k
-            inPart += k
-            if (inPart === part.length) {
-              const full = part
-              const at = index++
-              const left = total - (at + 1) * partSize
-              part = Buffer.allocUnsafe(Math.max(0, Math.min(partSize, left)))
-              inPart = 0
-              try { onPart(at, full) } catch (e) { fail(e as Error); return }
-            }
-          }
-        })
-        res.on('error', (e: Error) => { fail(e) })
-        res.on('end', () => {
-          if (settled) return
-          if (!res.complete || (streamed && n !== total)) { fail(cutError()); return }
           settled = true
           clearTimeout(timer)
-          resolve({ status, headers: h, buf: Buffer.concat(parts) })
-        })
-        res.on('close', () => { if (!settled) fail(cutError()) })
+          req.destroy()
+          reject(e)
+        },
+        finish: (reply) => {
+          if (settled) return
+          settled = true
+          clearTimeout(timer)
+          resolve(reply)
+        },
+      }
+      const req = (secure ? httpsRequest : httpRequest)(u, { method: 'GET', headers, agent: secure ? this.#https : this.#http }, (res: IncomingMessage) => {
+        res.on('error', (e: Error) => { x.fail(e) })
+        onResponse(res, x)
+        res.on('close', () => { if (!settled) x.fail(cutError()) })
       })
-      const timer = setTimeout(() => { fail(timeoutError(timeoutMs)) }, timeoutMs)
-      req.on('error', (e: Error) => { fail(e) })
+      const timer = setTimeout(() => { x.fail(timeoutError(timeoutMs)) }, timeoutMs)
+      req.on('error', (e: Error) => { x.fail(e) })
       req.end()
     })
   }
