@@ -11,31 +11,18 @@ import { join } from 'node:path'
 import { LakefsRemote } from '../../lib/remote/lakefs.js'
 import { LocalRemote } from '../../lib/remote/local.js'
 import type { Change } from '../../lib/remote/types.js'
-import { S3BlobStore } from '../../lib/store/blobs-s3.js'
 import { S3Presigner } from '../../lib/server/presign-s3.js'
 import { startServer } from '../../lib/server/server.js'
-import { startSpecProxy } from '../support/lakefs-spec.js'
-import { rgwAvailable, startRgw } from '../support/rgw.js'
+import { rgwAvailable } from '../support/rgw.js'
+import { SERVE_AK, SERVE_SK, startRgwServe } from '../support/rgw-serve.js'
 import { B, P, R } from '../support/store.js'
 
-const AK = 'AKSERVE'
-const SK = 'serve-secret'
+const AK = SERVE_AK
+const SK = SERVE_SK
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 
 t.test('pre-uploads are linked at commit where they lie', { skip: rgwAvailable() ? false : 'Ceph RGW packages not installed (scripts/setup.sh --test)' }, async t => {
-  const rgw = await startRgw()
-  t.teardown(async () => { await rgw.stop() })
-  await rgw.createBucket('lk-blobs')
-  const dir = await mkdtemp(join(tmpdir(), 'lk-preupload-rgw-'))
-  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
-  const s3 = { endpoint: rgw.endpoint, credentials: { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey } }
-  const blobs = new S3BlobStore({ bucket: 'lk-blobs', prefix: 'store', ...s3, maxAttempts: 2 })
-  const store = await LocalRemote.open({ dir, blobs })
-  const presigner = new S3Presigner({ endpoint: rgw.endpoint, bucket: 'lk-blobs', prefix: 'store', accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey })
-  const server = await startServer({ remote: store, listen: '127.0.0.1:0', accessKeyId: AK, secretAccessKey: SK, presigner, defaultNamespacePrefix: 's3://lk-blobs/repos/' })
-  const proxy = await startSpecProxy(server.url)
-  const client = new LakefsRemote({ endpoint: proxy.endpoint, accessKeyId: AK, secretAccessKey: SK, retries: 1, backoffMs: 10 })
-  t.teardown(async () => { await client.close(); await proxy.close(); await server.close(); await store.close() })
+  const { rgw, dir, s3, blobs, store, presigner, server, proxy, client } = await startRgwServe(t, 'lk-preupload-rgw-')
 
   const repo = R('pre')
   await client.createRepo(repo)
