@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { PreUploader } from '../../lib/commit/preupload.js'
 import { branchName, repoName, type BranchName, type ObjectPath, type RepoName } from '../../lib/core/ids.js'
 import { silentLogger } from '../../lib/core/log.js'
@@ -16,7 +16,8 @@ import type { Change, CommitChangesOptions, CommitInfo, PreUploaded, Remote } fr
 import type { PreUploadStatus } from '../../lib/fs/types.js'
 import { CoreDriver } from '../conformance/core-driver.js'
 import { SAMPLE_BRANCH, SAMPLE_REPO } from '../conformance/dataset.js'
-import { openCoreMount } from '../support/core-mount.js'
+import { openCoreMount, type CoreMount } from '../support/core-mount.js'
+import { readObject } from '../support/sync.js'
 
 const repo = repoName(SAMPLE_REPO)
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
@@ -51,9 +52,11 @@ class LinkingRemote extends FaultyRemote {
   }
 }
 
-async function read (remote: Remote, ref: string, path: string): Promise<string> {
-  const st = await remote.statObject(repo, ref, path as ObjectPath)
-  return (await remote.readRange(repo, st, 0, st.size)).toString()
+/** a write mount over a LinkingRemote, closed in the test's teardown, with a driver on its core */
+async function linkingMount (t: Test): Promise<{ m: CoreMount, remote: LinkingRemote, d: CoreDriver }> {
+  const m = await openCoreMount({ write: true, wrap: r => new LinkingRemote(r) })
+  t.teardown(m.close)
+  return { m, remote: m.remote as LinkingRemote, d: new CoreDriver(m.session.fs) }
 }
 
 async function settle (m: { session: { preUploader?: PreUploadStatus | undefined } }): Promise<void> {
@@ -63,10 +66,7 @@ async function settle (m: { session: { preUploader?: PreUploadStatus | undefined
 }
 
 t.test('closed files are uploaded while the mount is live; the commit only links them', async t => {
-  const m = await openCoreMount({ write: true, wrap: r => new LinkingRemote(r) })
-  t.teardown(m.close)
-  const remote = m.remote as LinkingRemote
-  const d = new CoreDriver(m.session.fs)
+  const { m, remote, d } = await linkingMount(t)
   await d.mkdir('out')
   for (let i = 0; i < 5; i++) await d.writeFile(`out/f${i}.bin`, Buffer.from(`file ${i}`))
   await settle(m)
@@ -74,14 +74,11 @@ t.test('closed files are uploaded while the mount is live; the commit only links
   t.equal(m.session.preUploader?.stats.uploaded, 5)
   const c = await m.session.commit({ message: 'linked' })
   t.same(remote.linked.sort(), [0, 1, 2, 3, 4].map(i => `out/f${i}.bin`), 'every file was linked, none uploaded again')
-  for (let i = 0; i < 5; i++) t.equal(await read(m.remote, c.id, `out/f${i}.bin`), `file ${i}`)
+  for (let i = 0; i < 5; i++) t.equal(await readObject(m.remote, c.id, `out/f${i}.bin`, repo), `file ${i}`)
 })
 
 t.test('a file changed after its upload is committed with its new bytes', async t => {
-  const m = await openCoreMount({ write: true, wrap: r => new LinkingRemote(r) })
-  t.teardown(m.close)
-  const remote = m.remote as LinkingRemote
-  const d = new CoreDriver(m.session.fs)
+  const { m, remote, d } = await linkingMount(t)
   await d.writeFile('a.txt', Buffer.from('first'))
   await d.writeFile('b.txt', Buffer.from('bbbbbbbb'))
   await d.writeFile('c.txt', Buffer.from('cc'))
@@ -99,9 +96,9 @@ t.test('a file changed after its upload is committed with its new bytes', async 
   await hc.close()
   const c = await m.session.commit({ message: 'changed' })
   await hb.close()
-  t.equal(await read(m.remote, c.id, 'a.txt'), 'FIRST')
-  t.equal(await read(m.remote, c.id, 'b.txt'), 'bbBBbbbb')
-  t.equal(await read(m.remote, c.id, 'c.txt'), 'c')
+  t.equal(await readObject(m.remote, c.id, 'a.txt', repo), 'FIRST')
+  t.equal(await readObject(m.remote, c.id, 'b.txt', repo), 'bbBBbbbb')
+  t.equal(await readObject(m.remote, c.id, 'c.txt', repo), 'c')
   // each was uploaded again once durable (close, or the commit's sync of the open b); the three
   // first uploads were never linked
   t.equal(remote.uploads.size, 3, 'the stale uploads stayed unlinked')
@@ -109,10 +106,7 @@ t.test('a file changed after its upload is committed with its new bytes', async 
 })
 
 t.test('a write while the upload is in flight makes that upload stale', async t => {
-  const m = await openCoreMount({ write: true, wrap: r => new LinkingRemote(r) })
-  t.teardown(m.close)
-  const remote = m.remote as LinkingRemote
-  const d = new CoreDriver(m.session.fs)
+  const { m, remote, d } = await linkingMount(t)
   let release = (): void => {}
   remote.gate = new Promise<void>(resolve => { release = resolve })
   const h = await d.open('x.txt', 'w')
@@ -125,15 +119,12 @@ t.test('a write while the upload is in flight makes that upload stale', async t 
   await settle(m)
   const c = await m.session.commit({ message: 'raced' })
   await h.close()
-  t.equal(await read(m.remote, c.id, 'x.txt'), 'NEW bytes')
+  t.equal(await readObject(m.remote, c.id, 'x.txt', repo), 'NEW bytes')
   t.ok((m.session.preUploader?.stats.stale ?? 0) >= 1, 'the upload was recognised as stale')
 })
 
 t.test('renamed files are linked at their new path; deleted ones are not committed', async t => {
-  const m = await openCoreMount({ write: true, wrap: r => new LinkingRemote(r) })
-  t.teardown(m.close)
-  const remote = m.remote as LinkingRemote
-  const d = new CoreDriver(m.session.fs)
+  const { m, remote, d } = await linkingMount(t)
   await d.writeFile('tmp-1', Buffer.from('one'))
   await d.writeFile('gone', Buffer.from('two'))
   await d.mkdir('dir')
@@ -143,8 +134,8 @@ t.test('renamed files are linked at their new path; deleted ones are not committ
   await d.unlink('gone')
   await d.rename('dir', 'moved')
   const c = await m.session.commit({ message: 'moved' })
-  t.equal(await read(m.remote, c.id, 'final-1'), 'one')
-  t.equal(await read(m.remote, c.id, 'moved/inner'), 'three')
+  t.equal(await readObject(m.remote, c.id, 'final-1', repo), 'one')
+  t.equal(await readObject(m.remote, c.id, 'moved/inner', repo), 'three')
   await t.rejects(m.remote.statObject(repo, c.id, 'gone' as ObjectPath))
   await t.rejects(m.remote.statObject(repo, c.id, 'tmp-1' as ObjectPath))
   t.same(remote.linked.sort(), ['final-1', 'moved/inner'])
@@ -152,10 +143,7 @@ t.test('renamed files are linked at their new path; deleted ones are not committ
 })
 
 t.test('a failed commit keeps everything staged; the retry uploads what can no longer be linked', async t => {
-  const m = await openCoreMount({ write: true, wrap: r => new LinkingRemote(r) })
-  t.teardown(m.close)
-  const remote = m.remote as LinkingRemote
-  const d = new CoreDriver(m.session.fs)
+  const { m, remote, d } = await linkingMount(t)
   await d.writeFile('a.txt', Buffer.from('A'))
   await d.writeFile('b.txt', Buffer.from('B'))
   await settle(m)
@@ -174,15 +162,12 @@ t.test('a failed commit keeps everything staged; the retry uploads what can no l
   await t.rejects(m.session.commit({ message: 'm' }))
   t.same((await m.session.diff()).map(e => e.path), ['a.txt', 'b.txt'], 'still staged')
   const c = await m.session.commit({ message: 'm' })
-  t.equal(await read(m.remote, c.id, 'a.txt'), 'A')
-  t.equal(await read(m.remote, c.id, 'b.txt'), 'B')
+  t.equal(await readObject(m.remote, c.id, 'a.txt', repo), 'A')
+  t.equal(await readObject(m.remote, c.id, 'b.txt', repo), 'B')
 })
 
 t.test('after a restart nothing pre-uploaded is trusted: the commit uses the staged files', async t => {
-  const m = await openCoreMount({ write: true, wrap: r => new LinkingRemote(r) })
-  t.teardown(m.close)
-  const remote = m.remote as LinkingRemote
-  const d = new CoreDriver(m.session.fs)
+  const { m, remote, d } = await linkingMount(t)
   await d.writeFile('a.txt', Buffer.from('A1'))
   await settle(m)
   const first = [...remote.uploads.keys()]
@@ -194,7 +179,7 @@ t.test('after a restart nothing pre-uploaded is trusted: the commit uses the sta
   await h.write(Buffer.from('A2'), 0)
   const c = await s2.commit({ message: 'after restart' })
   await h.close()
-  t.equal(await read(m.remote, c.id, 'a.txt'), 'A2')
+  t.equal(await readObject(m.remote, c.id, 'a.txt', repo), 'A2')
   t.ok(first.every(a => remote.uploads.has(a)), 'the first session\'s upload was not linked')
 })
 
@@ -205,7 +190,7 @@ t.test('mounts of remotes without staging locations, and preUpload: false, uploa
   const d = new CoreDriver(m.session.fs)
   await d.writeFile('a.txt', Buffer.from('A'))
   const c = await m.session.commit({ message: 'plain' })
-  t.equal(await read(m.remote, c.id, 'a.txt'), 'A')
+  t.equal(await readObject(m.remote, c.id, 'a.txt', repo), 'A')
 })
 
 t.test('PreUploader: stale, failed and oversized uploads are never handed out', async t => {
