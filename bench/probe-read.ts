@@ -19,7 +19,7 @@ import { S3BlobStore } from '../lib/store/blobs-s3.js'
 import { S3Presigner } from '../lib/server/presign-s3.js'
 import { startServer } from '../lib/server/server.js'
 import { ContentCache } from '../lib/cache/index.js'
-import { branchName, repoName, type ObjectPath } from '../lib/core/ids.js'
+import { branchName, repoName, type ObjectPath, type RepoName } from '../lib/core/ids.js'
 
 const MiB = 1024 * 1024
 if (process.argv[2] === 'small') {
@@ -29,22 +29,7 @@ if (process.argv[2] === 'small') {
 const size = Number(process.argv[2] ?? 128) * MiB
 const chunk = Number(process.argv[3] ?? 8) * MiB
 const readAhead = Number(process.argv[4] ?? 2)
-const dir = await mkdtemp(join(tmpdir(), 'lk-probe-'))
-const rgw = await startRgw({ memstoreBytes: 4 * size + (256 << 20) })
-try {
-  await rgw.createBucket('probe')
-  const creds = { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey }
-  const blobs = new S3BlobStore({ bucket: 'probe', prefix: 'lk', endpoint: rgw.endpoint, credentials: creds })
-  const store = await LocalRemote.open({ dir: join(dir, 'store'), blobs, fsync: false })
-  const repo = repoName('probe')
-  await store.createRepo(repo)
-  const data = randomBytes(size)
-  const sha = createHash('sha256').update(data).digest('hex')
-  await blobs.put(sha, { kind: 'buffer', data })
-  await store.commitSortedEntries(repo, branchName('main'), [{ path: 'big.bin', checksum: sha, size }], { message: 'probe' })
-  const presigner = new S3Presigner({ bucket: 'probe', prefix: 'lk', endpoint: rgw.endpoint, ...creds })
-  const server = await startServer({ remote: store, listen: '127.0.0.1:0', accessKeyId: 'AK', secretAccessKey: 'SK', presigner })
-  const client = new LakefsRemote({ endpoint: server.endpoint, accessKeyId: 'AK', secretAccessKey: 'SK' })
+await withProbeServer(4 * size, [{ path: 'big.bin', data: randomBytes(size) }], async ({ dir, repo, client }) => {
   const stat = await client.statObject(repo, 'main', 'big.bin' as ObjectPath)
   console.log(`physical address: ${stat.physicalAddress.slice(0, 60)}...`)
 
@@ -89,35 +74,11 @@ try {
   for (let pos = 0; pos < size; pos += buf.length) await cache.read({ remote: client, repo, stat }, buf, buf.length, pos)
   console.log(`ContentCache.read 128 KiB sequential, chunk ${chunk / MiB} MiB, read-ahead ${readAhead}: ${(size / MiB / ((performance.now() - t0) / 1000)).toFixed(0)} MiB/s`)
   await cache.close()
-  await client.close()
-  await server.close()
-  await store.close()
-} finally {
-  await rgw.stop()
-  await rm(dir, { recursive: true, force: true })
-}
+})
 
 async function probeSmall (files: number, bytes: number): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'lk-probe-'))
-  const rgw = await startRgw({ memstoreBytes: 2 * files * bytes + (256 << 20) })
-  try {
-    await rgw.createBucket('probe')
-    const creds = { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey }
-    const blobs = new S3BlobStore({ bucket: 'probe', prefix: 'lk', endpoint: rgw.endpoint, credentials: creds })
-    const store = await LocalRemote.open({ dir: join(dir, 'store'), blobs, fsync: false })
-    const repo = repoName('probe')
-    await store.createRepo(repo)
-    const entries: Array<{ path: string, checksum: string, size: number }> = []
-    for (let i = 0; i < files; i++) {
-      const data = randomBytes(bytes)
-      const sha = createHash('sha256').update(data).digest('hex')
-      await blobs.put(sha, { kind: 'buffer', data })
-      entries.push({ path: `d/f${String(i).padStart(6, '0')}`, checksum: sha, size: bytes })
-    }
-    await store.commitSortedEntries(repo, branchName('main'), entries, { message: 'probe' })
-    const presigner = new S3Presigner({ bucket: 'probe', prefix: 'lk', endpoint: rgw.endpoint, ...creds })
-    const server = await startServer({ remote: store, listen: '127.0.0.1:0', accessKeyId: 'AK', secretAccessKey: 'SK', presigner })
-    const client = new LakefsRemote({ endpoint: server.endpoint, accessKeyId: 'AK', secretAccessKey: 'SK' })
+  const objects = Array.from({ length: files }, (_, i) => ({ path: `d/f${String(i).padStart(6, '0')}`, data: randomBytes(bytes) }))
+  await withProbeServer(2 * files * bytes, objects, async ({ repo, client }) => {
     const stats = (await client.listObjects(repo, 'main', { prefix: 'd/', amount: 1000 })).entries.flatMap(e => e.type === 'object' ? [e.stat] : [])
     for (const inflight of [1, 4, 8, 16, 32]) {
       const t0 = performance.now()
@@ -130,9 +91,41 @@ async function probeSmall (files: number, bytes: number): Promise<void> {
       }))
       console.log(`readRange of ${stats.length} objects of ${bytes / 1024} KiB, ${inflight} in flight: ${(stats.length / ((performance.now() - t0) / 1000)).toFixed(0)} objects/s`)
     }
-    await client.close()
-    await server.close()
-    await store.close()
+  })
+}
+
+/**
+ * RGW with the objects as content-addressed blobs of an embedded store committed on `main` of
+ * repository `probe`, `lk-mount serve` over it (presigned URLs), and a LakefsRemote client; all
+ * stopped after `fn`, the work directory removed
+ */
+async function withProbeServer (dataBytes: number, objects: Array<{ path: string, data: Buffer }>, fn: (p: { dir: string, repo: RepoName, client: LakefsRemote }) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'lk-probe-'))
+  const rgw = await startRgw({ memstoreBytes: dataBytes + (256 << 20) })
+  try {
+    await rgw.createBucket('probe')
+    const creds = { accessKeyId: rgw.accessKeyId, secretAccessKey: rgw.secretAccessKey }
+    const blobs = new S3BlobStore({ bucket: 'probe', prefix: 'lk', endpoint: rgw.endpoint, credentials: creds })
+    const store = await LocalRemote.open({ dir: join(dir, 'store'), blobs, fsync: false })
+    const repo = repoName('probe')
+    await store.createRepo(repo)
+    const entries: Array<{ path: string, checksum: string, size: number }> = []
+    for (const o of objects) {
+      const sha = createHash('sha256').update(o.data).digest('hex')
+      await blobs.put(sha, { kind: 'buffer', data: o.data })
+      entries.push({ path: o.path, checksum: sha, size: o.data.length })
+    }
+    await store.commitSortedEntries(repo, branchName('main'), entries, { message: 'probe' })
+    const presigner = new S3Presigner({ bucket: 'probe', prefix: 'lk', endpoint: rgw.endpoint, ...creds })
+    const server = await startServer({ remote: store, listen: '127.0.0.1:0', accessKeyId: 'AK', secretAccessKey: 'SK', presigner })
+    const client = new LakefsRemote({ endpoint: server.endpoint, accessKeyId: 'AK', secretAccessKey: 'SK' })
+    try {
+      await fn({ dir, repo, client })
+    } finally {
+      await client.close()
+      await server.close()
+      await store.close()
+    }
   } finally {
     await rgw.stop()
     await rm(dir, { recursive: true, force: true })
