@@ -667,10 +667,7 @@ export class LakefsRemote implements Remote {
     const origin = this.#origins.get(stat)
     if (/^https?:\/\//.test(stat.physicalAddress)) {
       // a presigned URL: straight to the object store, never with our Authorization header
-      const renewed = this.#renewed.get(stat)
-      let url = renewed?.url ?? stat.physicalAddress
-      const expiresAt = renewed !== undefined ? renewed.expiresAt : origin?.expiresAt
-      if (origin !== undefined && expiresAt !== undefined && expiresAt < Date.now() + 5_000) url = await this.#renew(stat, origin)
+      let url = await this.#presignedUrl(stat)
       try {
         return this.#ranged(await this.#call({ op: `read ${stat.path}`, method: 'GET', path: '', absolute: url, headers: { range }, ok: [200, 206], bytes: stop - start }), start, stop)
       } catch (e) {
@@ -713,13 +710,8 @@ export class LakefsRemote implements Remote {
     let delivered = 0
     const hand = (k: number, part: Buffer): void => { delivered++; onPart(k, part) }
     if (/^https?:\/\//.test(stat.physicalAddress) && !this.#closed) {
-      // the URL readRange would use: a renewed one when there is one, renewed again near expiry
-      const origin = this.#origins.get(stat)
-      const renewed = this.#renewed.get(stat)
-      let url = renewed?.url ?? stat.physicalAddress
-      const expiresAt = renewed !== undefined ? renewed.expiresAt : origin?.expiresAt
       try {
-        if (origin !== undefined && expiresAt !== undefined && expiresAt < Date.now() + 5_000) url = await this.#renew(stat, origin)
+        const url = await this.#presignedUrl(stat)
         const r = await this.#data.getParts(url, { range: `bytes=${start}-${stop - 1}` }, this.#timeoutFor(stop - start), stop - start, partSize, hand)
         if (r.status === 206) return
       } catch (e) {
@@ -748,6 +740,15 @@ export class LakefsRemote implements Remote {
         hand(next++, part)
       }
     }))
+  }
+
+  /** the presigned URL to read a stat by: a renewed one when there is one, renewed again near expiry */
+  async #presignedUrl (stat: ObjectStat): Promise<string> {
+    const origin = this.#origins.get(stat)
+    const renewed = this.#renewed.get(stat)
+    const expiresAt = renewed !== undefined ? renewed.expiresAt : origin?.expiresAt
+    if (origin !== undefined && expiresAt !== undefined && expiresAt < Date.now() + 5_000) return await this.#renew(stat, origin)
+    return renewed?.url ?? stat.physicalAddress
   }
 
   /** a ranged reply: 206 is the range, 200 is the whole object (a server that ignored Range) */
