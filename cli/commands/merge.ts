@@ -26,6 +26,6 @@ export const mergeCommand: CommandModule<GlobalArgs, GlobalArgs & { source: stri
       ...(meta === undefined ? {} : { metadata: meta }),
     })
     if (a.json) { printJson(r); return }
-    out(`merged ${a.source} into ${a.dest}: ${shortId(r.commitId)}${r.fastForward ? ' (fast-forward)' : ''}`)
+    out(`merged ${a.source} into ${a.dest}: merge commit ${shortId(r.commitId)}`)
   },
 }

@@ -10,7 +10,7 @@ import { LkError } from '../core/errors.js'
 import type { BranchName, CommitId, ObjectPath, RefExpr, RepoName, TagName } from '../core/ids.js'
 import type {
   Change, CommitChangesOptions, CommitInfo, CommitOptions, Content, DiffOptions, DiffPage, ListOptions, ListPage,
-  MergeOptions, MergeResult, Metadata, ObjectStat, PutOptions, RefInfo, Remote, RepoInfo, ResetTarget,
+  LogOptions, MergeBase, MergeOptions, MergeResult, Metadata, ObjectStat, PutOptions, RefInfo, Remote, RepoInfo, ResetTarget, RevertOptions, CherryPickOptions,
 } from './types.js'
 
 export interface FaultRule {
@@ -94,15 +94,16 @@ export class FaultyRemote implements Remote {
   deleteRepo (name: RepoName): Promise<void> { return this.#call('deleteRepo', async () => { await this.inner.deleteRepo(name) }) }
   resolveRef (repo: RepoName, ref: RefExpr | string): Promise<CommitId> { return this.#call('resolveRef', async () => await this.inner.resolveRef(repo, ref)) }
   refKind (repo: RepoName, ref: RefExpr | string): Promise<'branch' | 'tag' | 'commit'> { return this.#call('refKind', async () => await this.inner.refKind(repo, ref)) }
-  createBranch (repo: RepoName, name: BranchName, source: RefExpr | string): Promise<RefInfo> { return this.#call('createBranch', async () => await this.inner.createBranch(repo, name, source)) }
+  createBranch (repo: RepoName, name: BranchName, source: RefExpr | string, opts?: { hidden?: boolean }): Promise<RefInfo> { return this.#call('createBranch', async () => await this.inner.createBranch(repo, name, source, opts)) }
   deleteBranch (repo: RepoName, name: BranchName): Promise<void> { return this.#call('deleteBranch', async () => { await this.inner.deleteBranch(repo, name) }) }
-  listBranches (repo: RepoName): Promise<RefInfo[]> { return this.#call('listBranches', async () => await this.inner.listBranches(repo)) }
+  listBranches (repo: RepoName, opts?: { showHidden?: boolean }): Promise<RefInfo[]> { return this.#call('listBranches', async () => await this.inner.listBranches(repo, opts)) }
+  hardReset (repo: RepoName, branch: BranchName, ref: RefExpr | string): Promise<RefInfo> { return this.#call('hardReset', async () => await this.inner.hardReset(repo, branch, ref)) }
   createTag (repo: RepoName, name: TagName, target: RefExpr | string): Promise<RefInfo> { return this.#call('createTag', async () => await this.inner.createTag(repo, name, target)) }
   deleteTag (repo: RepoName, name: TagName): Promise<void> { return this.#call('deleteTag', async () => { await this.inner.deleteTag(repo, name) }) }
   listTags (repo: RepoName): Promise<RefInfo[]> { return this.#call('listTags', async () => await this.inner.listTags(repo)) }
   getCommit (repo: RepoName, id: CommitId): Promise<CommitInfo> { return this.#call('getCommit', async () => await this.inner.getCommit(repo, id)) }
 
-  async * log (repo: RepoName, ref: RefExpr | string, opts?: { amount?: number }): AsyncIterable<CommitInfo> {
+  async * log (repo: RepoName, ref: RefExpr | string, opts?: LogOptions): AsyncIterable<CommitInfo> {
     // the fault applies to starting the iteration (the first page request)
     const it = await this.#call('log', async () => this.inner.log(repo, ref, opts)[Symbol.asyncIterator]())
     for (;;) {
@@ -112,6 +113,8 @@ export class FaultyRemote implements Remote {
     }
   }
 
+  revert (repo: RepoName, branch: BranchName, ref: RefExpr | string, opts?: RevertOptions): Promise<CommitInfo> { return this.#call('revert', async () => await this.inner.revert(repo, branch, ref, opts)) }
+  cherryPick (repo: RepoName, branch: BranchName, ref: RefExpr | string, opts?: CherryPickOptions): Promise<CommitInfo> { return this.#call('cherryPick', async () => await this.inner.cherryPick(repo, branch, ref, opts)) }
   commit (repo: RepoName, branch: BranchName, opts: CommitOptions): Promise<CommitInfo> { return this.#call('commit', async () => await this.inner.commit(repo, branch, opts)) }
   commitChanges (repo: RepoName, branch: BranchName, changes: Change[], opts: CommitChangesOptions): Promise<CommitInfo> { return this.#call('commitChanges', async () => await this.inner.commitChanges(repo, branch, changes, opts)) }
   statObject (repo: RepoName, ref: RefExpr | string, path: ObjectPath): Promise<ObjectStat> { return this.#call('statObject', async () => await this.inner.statObject(repo, ref, path)) }
@@ -124,5 +127,6 @@ export class FaultyRemote implements Remote {
   diff (repo: RepoName, left: RefExpr | string, right: RefExpr | string, opts?: DiffOptions): Promise<DiffPage> { return this.#call('diff', async () => await this.inner.diff(repo, left, right, opts)) }
   diffStaged (repo: RepoName, branch: BranchName, opts?: DiffOptions): Promise<DiffPage> { return this.#call('diffStaged', async () => await this.inner.diffStaged(repo, branch, opts)) }
   merge (repo: RepoName, source: RefExpr | string, dest: BranchName, opts?: MergeOptions): Promise<MergeResult> { return this.#call('merge', async () => await this.inner.merge(repo, source, dest, opts)) }
+  findMergeBase (repo: RepoName, source: RefExpr | string, dest: RefExpr | string): Promise<MergeBase> { return this.#call('findMergeBase', async () => await this.inner.findMergeBase(repo, source, dest)) }
   async close (): Promise<void> { this.clear(); await this.inner.close() }
 }

@@ -21,11 +21,11 @@ import { Readable } from 'node:stream'
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3'
 import type { components } from '../lakefs-api/schema.js'
 import { type ErrorCode, LkError } from '../core/errors.js'
-import { type BranchName, type Checksum, type CommitId, type ObjectPath, type RefExpr, type RepoName, type TagName, branchName, commitId, isCommitId, objectPath, pathPrefix, repoName } from '../core/ids.js'
+import { type BranchName, type Checksum, type CommitId, type ObjectPath, type RefExpr, type RepoName, type TagName, branchName, commitId, isCommitId, keyPrefix, objectKey, objectPath, pathPrefix, repoName } from '../core/ids.js'
 import { type Logger, silentLogger } from '../core/log.js'
 import type { LakefsConfig } from './lakefs-config.js'
 import { DataGetter } from './http-get.js'
-import type { Change, CommitChangesOptions, CommitInfo, CommitOptions, Content, DiffEntry, DiffOptions, DiffPage, ListEntry, ListOptions, ListPage, MergeOptions, MergeResult, Metadata, ObjectStat, PreUploaded, PutOptions, RefInfo, Remote, RepoInfo, ResetTarget } from './types.js'
+import type { Change, CherryPickOptions, CommitChangesOptions, CommitInfo, CommitOptions, Content, DiffEntry, DiffOptions, DiffPage, ListEntry, ListOptions, ListPage, LogOptions, MergeBase, MergeOptions, MergeResult, Metadata, ObjectStat, PreUploaded, PutOptions, RefInfo, Remote, RepoInfo, ResetTarget, RevertOptions } from './types.js'
 
 type S = components['schemas']
 type S3Sdk = typeof import('@aws-sdk/client-s3')
@@ -190,7 +190,7 @@ export class LakefsRemote implements Remote {
       const qs = new URLSearchParams()
       for (const [k, v] of Object.entries(c.query ?? {})) if (v !== undefined) qs.set(k, String(v))
       const q = qs.toString()
-      url = this.#base + c.path + (q === '' ? '' : '?' + q)
+      url = this.#base + c.path + (q === '' ? '' : (c.path.includes('?') ? '&' : '?') + q)
     }
     // what messages may show of the URL: never a query string (presigned signatures live there)
     const shown = c.absolute !== undefined ? 'object store' : `${c.method} ${c.path}`
@@ -282,7 +282,8 @@ export class LakefsRemote implements Remote {
     if (status === 401) {
       code = 'LK_CREDENTIALS'
     } else if (status === 403) {
-      code = 'LK_PERMISSION'
+      // lakeFS answers 403 for deleting the default branch, as for a missing permission
+      code = /default branch/i.test(msg) ? 'LK_DEFAULT_BRANCH' : 'LK_PERMISSION'
     } else if (status === 404) {
       // lakeFS names what was missing at the start of its message ("repository not found",
       // "branch 'x' not found", "commit not found"); object paths may follow a colon
@@ -297,6 +298,7 @@ export class LakefsRemote implements Remote {
     } else if (status === 400 || status === 422) {
       code = /no changes|nothing to commit/i.test(msg)
         ? 'LK_NOTHING_TO_COMMIT'
+        : /dirty branch|uncommitted changes/i.test(msg) ? 'LK_DIRTY_BRANCH'
         : /default branch/i.test(msg)
           ? 'LK_DEFAULT_BRANCH'
           : /invalid|name|must match/i.test(msg) && !/path/i.test(msg) ? 'LK_BAD_NAME' : 'LK_USAGE'
@@ -428,12 +430,16 @@ export class LakefsRemote implements Remote {
     return stat
   }
 
-  /** a path from the server: a valid ObjectPath under the requested prefix, or LK_BAD_PATH */
-  #validPath (p: string, prefix: string, directory: boolean): ObjectPath {
+  /**
+   * A key from the server: a valid object key (lakeFS's rule: `dir/` and `a//b` are keys) under the
+   * requested prefix, or LK_BAD_PATH. Whether a key maps to a local file is for the mount and
+   * sync to decide (they hide the ones that do not, lib/fs/base.ts, lib/sync).
+   */
+  #validPath (p: string, prefix: string, _directory: boolean): ObjectPath {
     if (typeof p !== 'string') throw new LkError('LK_BAD_PATH', `the lakeFS server returned an entry without a path (${typeof p})`)
     let path: ObjectPath
     try {
-      path = objectPath(p, { allowDirectory: directory })
+      path = objectKey(p)
     } catch (e) {
       throw new LkError('LK_BAD_PATH', `the lakeFS server returned an unsafe object path ${JSON.stringify(p)}; refusing it (${(e as Error).message})`, { details: { path: p } })
     }
@@ -501,8 +507,9 @@ export class LakefsRemote implements Remote {
     return 'commit'
   }
 
-  async createBranch (repo: RepoName, name: BranchName, source: RefExpr | string): Promise<RefInfo> {
+  async createBranch (repo: RepoName, name: BranchName, source: RefExpr | string, opts: { hidden?: boolean } = {}): Promise<RefInfo> {
     const body: S['BranchCreation'] = { name, source }
+    if (opts.hidden === true) body.hidden = true
     const r = await this.#call({ op: `create branch ${name}`, method: 'POST', path: `/repositories/${enc(repo)}/branches`, json: body, ok: [201], notFound: 'LK_REF_NOT_FOUND', conflict: 'LK_BRANCH_EXISTS' })
     // lakeFS answers 201 with the new branch's commit id as text
     const text = r.buf.toString('utf8').trim()
@@ -513,8 +520,13 @@ export class LakefsRemote implements Remote {
     await this.#call({ op: `delete branch ${name}`, method: 'DELETE', path: `/repositories/${enc(repo)}/branches/${enc(name)}`, ok: [204], notFound: 'LK_REF_NOT_FOUND' })
   }
 
-  async listBranches (repo: RepoName): Promise<RefInfo[]> {
-    return (await this.#all<S['Ref']>(`list branches of ${repo}`, `/repositories/${enc(repo)}/branches`, 'LK_REPO_NOT_FOUND')).map(r => this.#ref(r))
+  async listBranches (repo: RepoName, opts: { showHidden?: boolean } = {}): Promise<RefInfo[]> {
+    return (await this.#all<S['Ref']>(`list branches of ${repo}`, `/repositories/${enc(repo)}/branches`, 'LK_REPO_NOT_FOUND', opts.showHidden === true ? { show_hidden: 'true' } : {})).map(r => this.#ref(r))
+  }
+
+  async hardReset (repo: RepoName, branch: BranchName, ref: RefExpr | string): Promise<RefInfo> {
+    await this.#call({ op: `hard reset ${branch} to ${ref}`, method: 'PUT', path: `/repositories/${enc(repo)}/branches/${enc(branch)}/hard_reset`, query: { ref }, ok: [204], notFound: 'LK_REF_NOT_FOUND' })
+    return { name: branch, commitId: await this.resolveRef(repo, branch) }
   }
 
   async createTag (repo: RepoName, name: TagName, target: RefExpr | string): Promise<RefInfo> {
@@ -537,11 +549,19 @@ export class LakefsRemote implements Remote {
     return this.#commit(await this.#json<S['Commit']>({ op: `get commit ${id}`, method: 'GET', path: `/repositories/${enc(repo)}/commits/${enc(id)}`, ok: [200], notFound: 'LK_REF_NOT_FOUND' }))
   }
 
-  async * log (repo: RepoName, ref: RefExpr | string, opts: { amount?: number } = {}): AsyncIterable<CommitInfo> {
+  async * log (repo: RepoName, ref: RefExpr | string, opts: LogOptions = {}): AsyncIterable<CommitInfo> {
     let left = opts.amount ?? Infinity
     let after: string | undefined
+    // objects and prefixes repeat (?objects=a&objects=b), which #call's query cannot: a query string of its own
+    const filters = new URLSearchParams()
+    for (const o of opts.objects ?? []) filters.append('objects', objectKey(o))
+    for (const p of opts.prefixes ?? []) filters.append('prefixes', keyPrefix(p))
+    if (opts.firstParent === true) filters.set('first_parent', 'true')
+    if (opts.since !== undefined) filters.set('since', new Date(opts.since * 1000).toISOString())
+    if (opts.stopAt !== undefined && opts.stopAt !== '') filters.set('stop_at', opts.stopAt)
+    const extra = filters.toString()
     while (left > 0) {
-      const page = await this.#page<S['CommitList']>({ op: `log ${ref}`, method: 'GET', path: `/repositories/${enc(repo)}/refs/${enc(ref)}/commits`, query: { amount: Math.min(MAX_PAGE, left), after }, ok: [200], notFound: 'LK_REF_NOT_FOUND' })
+      const page = await this.#page<S['CommitList']>({ op: `log ${ref}`, method: 'GET', path: `/repositories/${enc(repo)}/refs/${enc(ref)}/commits${extra === '' ? '' : '?' + extra}`, query: { amount: Math.min(MAX_PAGE, left), after }, ok: [200], notFound: 'LK_REF_NOT_FOUND' })
       for (const c of page.results) {
         if (left-- <= 0) return
         yield this.#commit(c)
@@ -549,6 +569,31 @@ export class LakefsRemote implements Remote {
       if (!page.pagination.has_more || page.results.length === 0) return
       after = page.pagination.next_offset
     }
+  }
+
+  async revert (repo: RepoName, branch: BranchName, ref: RefExpr | string, opts: RevertOptions = {}): Promise<CommitInfo> {
+    const body: S['RevertCreation'] = { ref, parent_number: opts.parentNumber ?? 0 }
+    if (opts.allowEmpty === true) body.allow_empty = true
+    const metadata = this.#withCommitter(opts.metadata, opts.committer)
+    if ((opts.message !== undefined && opts.message !== '') || Object.keys(metadata).length > 0) {
+      body.commit_overrides = { ...(opts.message === undefined || opts.message === '' ? {} : { message: opts.message }), ...(Object.keys(metadata).length > 0 ? { metadata } : {}) }
+    }
+    const before = await this.resolveRef(repo, branch)
+    // lakeFS answers 204 without the new commit: it is the branch's head, whose parent is the old head
+    await this.#call({ op: `revert ${ref} on ${branch}`, method: 'POST', path: `/repositories/${enc(repo)}/branches/${enc(branch)}/revert`, json: body, ok: [204], notFound: 'LK_REF_NOT_FOUND', conflict: 'LK_MERGE_CONFLICT', replayable: false })
+    const head = await this.getCommit(repo, await this.resolveRef(repo, branch))
+    if (head.parents[0] !== before) this.#log.warn('revert: the branch moved again right after the revert; reporting its head', { branch, head: head.id })
+    return head
+  }
+
+  async cherryPick (repo: RepoName, branch: BranchName, ref: RefExpr | string, opts: CherryPickOptions = {}): Promise<CommitInfo> {
+    const body: S['CherryPickCreation'] = { ref }
+    if (opts.parentNumber !== undefined) body.parent_number = opts.parentNumber
+    const metadata = opts.metadata === undefined && opts.committer === undefined ? undefined : this.#withCommitter(opts.metadata, opts.committer)
+    if ((opts.message !== undefined && opts.message !== '') || metadata !== undefined) {
+      body.commit_overrides = { ...(opts.message === undefined || opts.message === '' ? {} : { message: opts.message }), ...(metadata === undefined ? {} : { metadata }) }
+    }
+    return this.#commit(await this.#json<S['Commit']>({ op: `cherry-pick ${ref} onto ${branch}`, method: 'POST', path: `/repositories/${enc(repo)}/branches/${enc(branch)}/cherry-pick`, json: body, ok: [201], notFound: 'LK_REF_NOT_FOUND', conflict: 'LK_MERGE_CONFLICT', replayable: false }))
   }
 
   async commit (repo: RepoName, branch: BranchName, opts: CommitOptions): Promise<CommitInfo> {
@@ -969,10 +1014,15 @@ export class LakefsRemote implements Remote {
     const metadata = this.#withCommitter(opts.metadata, opts.committer)
     if (Object.keys(metadata).length > 0) body.metadata = metadata
     if (opts.strategy !== undefined && opts.strategy !== 'fail') body.strategy = opts.strategy
-    const sourceId = await this.resolveRef(repo, source)
+    if (opts.allowEmpty === true) body.allow_empty = true
+    if (opts.squash === true) body.squash_merge = true
     const r = await this.#json<S['MergeResult']>({ op: `merge ${source} into ${dest}`, method: 'POST', path: `/repositories/${enc(repo)}/refs/${enc(source)}/merge/${enc(dest)}`, json: body, ok: [200], notFound: 'LK_REF_NOT_FOUND', conflict: 'LK_MERGE_CONFLICT', replayable: false })
-    const id = commitId(r.reference)
-    return { commitId: id, fastForward: id === sourceId }
+    return { commitId: commitId(r.reference) }
+  }
+
+  async findMergeBase (repo: RepoName, source: RefExpr | string, dest: RefExpr | string): Promise<MergeBase> {
+    const r = await this.#json<S['FindMergeBaseResult']>({ op: `merge base of ${source} and ${dest}`, method: 'GET', path: `/repositories/${enc(repo)}/refs/${enc(source)}/merge/${enc(dest)}`, ok: [200], notFound: 'LK_REF_NOT_FOUND' })
+    return { base: commitId(r.base_commit_id), source: commitId(r.source_commit_id), dest: commitId(r.destination_commit_id) }
   }
 
   async close (): Promise<void> {

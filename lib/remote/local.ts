@@ -8,12 +8,12 @@
 
 import type { Clock } from '../core/clock.js'
 import type { Logger } from '../core/log.js'
-import { branchName, objectPath, refExpr, repoName, tagName, type BranchName, type CommitId, type ObjectPath, type RefExpr, type RepoName, type TagName } from '../core/ids.js'
+import { branchName, existingRefName, objectKey, refExpr, repoName, tagName, type BranchName, type CommitId, type ObjectPath, type RefExpr, type RepoName, type TagName } from '../core/ids.js'
 import type { BlobStore } from '../store/blobs.js'
 import { Store, type BulkEntry, type CommitStats } from '../store/store.js'
 import type {
-  Change, CommitChangesOptions, CommitInfo, CommitOptions, Content, DiffOptions, DiffPage, ListOptions, ListPage,
-  MergeOptions, MergeResult, Metadata, ObjectStat, PutOptions, RefInfo, Remote, RepoInfo, ResetTarget,
+  Change, CherryPickOptions, CommitChangesOptions, CommitInfo, CommitOptions, Content, DiffOptions, DiffPage, ListOptions, ListPage,
+  LogOptions, MergeBase, MergeOptions, MergeResult, Metadata, ObjectStat, PutOptions, RefInfo, Remote, RepoInfo, ResetTarget, RevertOptions,
 } from './types.js'
 
 export interface LocalRemoteOptions {
@@ -55,15 +55,18 @@ export class LocalRemote implements Remote {
 
   async resolveRef (repo: RepoName, ref: RefExpr | string): Promise<CommitId> { return await this.store.resolveRef(repoName(repo), refExpr(ref)) }
   async refKind (repo: RepoName, ref: RefExpr | string): Promise<'branch' | 'tag' | 'commit'> { return await this.store.refKind(repoName(repo), refExpr(ref)) }
-  async createBranch (repo: RepoName, name: BranchName, source: RefExpr | string): Promise<RefInfo> { return await this.store.createBranch(repoName(repo), branchName(name), refExpr(source)) }
-  async deleteBranch (repo: RepoName, name: BranchName): Promise<void> { return await this.store.deleteBranch(repoName(repo), branchName(name)) }
-  async listBranches (repo: RepoName): Promise<RefInfo[]> { return await this.store.listBranches(repoName(repo)) }
+  async createBranch (repo: RepoName, name: BranchName, source: RefExpr | string, opts?: { hidden?: boolean }): Promise<RefInfo> { return await this.store.createBranch(repoName(repo), branchName(name), refExpr(source), opts) }
+  async deleteBranch (repo: RepoName, name: BranchName): Promise<void> { return await this.store.deleteBranch(repoName(repo), existingRefName(name, 'branch')) }
+  async listBranches (repo: RepoName, opts?: { showHidden?: boolean }): Promise<RefInfo[]> { return await this.store.listBranches(repoName(repo), opts) }
+  async hardReset (repo: RepoName, branch: BranchName, ref: RefExpr | string): Promise<RefInfo> { return await this.store.hardReset(repoName(repo), refExpr(branch), refExpr(ref)) }
   async createTag (repo: RepoName, name: TagName, target: RefExpr | string): Promise<RefInfo> { return await this.store.createTag(repoName(repo), tagName(name), refExpr(target)) }
-  async deleteTag (repo: RepoName, name: TagName): Promise<void> { return await this.store.deleteTag(repoName(repo), tagName(name)) }
+  async deleteTag (repo: RepoName, name: TagName): Promise<void> { return await this.store.deleteTag(repoName(repo), existingRefName(name, 'tag')) }
   async listTags (repo: RepoName): Promise<RefInfo[]> { return await this.store.listTags(repoName(repo)) }
 
   async getCommit (repo: RepoName, id: CommitId): Promise<CommitInfo> { return await this.store.getCommit(repoName(repo), id) }
-  log (repo: RepoName, ref: RefExpr | string, opts?: { amount?: number }): AsyncIterable<CommitInfo> { return this.store.log(repo, ref, opts) }
+  log (repo: RepoName, ref: RefExpr | string, opts?: LogOptions): AsyncIterable<CommitInfo> { return this.store.log(repo, ref, opts) }
+  async revert (repo: RepoName, branch: BranchName, ref: RefExpr | string, opts?: RevertOptions): Promise<CommitInfo> { return await this.store.revert(repoName(repo), refExpr(branch), refExpr(ref), opts) }
+  async cherryPick (repo: RepoName, branch: BranchName, ref: RefExpr | string, opts?: CherryPickOptions): Promise<CommitInfo> { return await this.store.cherryPick(repoName(repo), refExpr(branch), refExpr(ref), opts) }
   async commit (repo: RepoName, branch: BranchName, opts: CommitOptions): Promise<CommitInfo> { return await this.store.commit(repoName(repo), refExpr(branch), opts) }
   async commitChanges (repo: RepoName, branch: BranchName, changes: Change[], opts: CommitChangesOptions): Promise<CommitInfo> {
     return await this.store.commitChanges(repoName(repo), refExpr(branch), changes, opts)
@@ -74,26 +77,27 @@ export class LocalRemote implements Remote {
     return await this.store.commitSortedEntries(repoName(repo), refExpr(branch), entries, opts)
   }
 
-  async statObject (repo: RepoName, ref: RefExpr | string, path: ObjectPath): Promise<ObjectStat> { return await this.store.statObject(repoName(repo), refExpr(ref), objectPath(path)) }
+  async statObject (repo: RepoName, ref: RefExpr | string, path: ObjectPath): Promise<ObjectStat> { return await this.store.statObject(repoName(repo), refExpr(ref), objectKey(path)) }
   async listObjects (repo: RepoName, ref: RefExpr | string, opts?: ListOptions): Promise<ListPage> { return await this.store.listObjects(repoName(repo), refExpr(ref), opts) }
   async readRange (repo: RepoName, stat: ObjectStat, start: number, end: number): Promise<Buffer> { return await this.store.readRange(repo, stat, start, end) }
   async putObject (repo: RepoName, branch: BranchName, path: ObjectPath, content: Content, opts?: PutOptions): Promise<ObjectStat> {
-    return await this.store.putObject(repoName(repo), refExpr(branch), objectPath(path), content, opts)
+    return await this.store.putObject(repoName(repo), refExpr(branch), objectKey(path), content, opts)
   }
 
   putExisting = async (repo: RepoName, branch: BranchName, path: ObjectPath, blob: { address: string, sha256: string, size: number, physicalAddress?: string }, opts?: PutOptions): Promise<ObjectStat> => {
-    return await this.store.putExisting(repoName(repo), refExpr(branch), objectPath(path), blob, opts)
+    return await this.store.putExisting(repoName(repo), refExpr(branch), objectKey(path), blob, opts)
   }
 
   async deleteObjects (repo: RepoName, branch: BranchName, paths: ObjectPath[]): Promise<void> { return await this.store.deleteObjects(repoName(repo), refExpr(branch), paths) }
   async setObjectMetadata (repo: RepoName, branch: BranchName, path: ObjectPath, metadata: Metadata): Promise<void> {
-    return await this.store.setObjectMetadata(repoName(repo), refExpr(branch), objectPath(path), metadata)
+    return await this.store.setObjectMetadata(repoName(repo), refExpr(branch), objectKey(path), metadata)
   }
 
   async resetBranch (repo: RepoName, branch: BranchName, target: ResetTarget): Promise<void> { return await this.store.resetBranch(repoName(repo), refExpr(branch), target) }
   async diff (repo: RepoName, left: RefExpr | string, right: RefExpr | string, opts?: DiffOptions): Promise<DiffPage> { return await this.store.diff(repoName(repo), refExpr(left), refExpr(right), opts) }
   async diffStaged (repo: RepoName, branch: BranchName, opts?: DiffOptions): Promise<DiffPage> { return await this.store.diffStaged(repoName(repo), refExpr(branch), opts) }
   async merge (repo: RepoName, source: RefExpr | string, dest: BranchName, opts?: MergeOptions): Promise<MergeResult> { return await this.store.merge(repoName(repo), refExpr(source), refExpr(dest), opts) }
+  async findMergeBase (repo: RepoName, source: RefExpr | string, dest: RefExpr | string): Promise<MergeBase> { return await this.store.findMergeBase(repoName(repo), refExpr(source), refExpr(dest)) }
 
   /** integrity walk of a repository (see Store.verify) */
   async verify (repo: RepoName): Promise<{ commits: number, ranges: number, entries: number, refs: number }> { return await this.store.verify(repoName(repo)) }

@@ -105,12 +105,57 @@ export interface MergeOptions {
   message?: string
   metadata?: Metadata
   committer?: string
+  /** merge even when the source brings no change (an empty merge commit), as lakeFS's allow_empty */
+  allowEmpty?: boolean
+  /** one parent (the destination) instead of [destination, source], as lakeFS's squash_merge */
+  squash?: boolean
 }
 
+/** Merges always write a merge commit (lakeFS never fast-forwards). */
 export interface MergeResult {
-  /** the commit the destination branch points at afterwards */
+  /** the merge commit the destination branch points at afterwards */
   commitId: CommitId
-  fastForward: boolean
+}
+
+export interface LogOptions {
+  /** at most this many commits */
+  amount?: number
+  /** follow only the first parent of merge commits */
+  firstParent?: boolean
+  /** leave out commits older than this (seconds since the epoch) */
+  since?: number
+  /** only commits that changed one of these objects (exact keys) or ... */
+  objects?: string[]
+  /** ... a key under one of these prefixes, against their parent (merge commits never match) */
+  prefixes?: string[]
+  /** end the log after this ref's commit */
+  stopAt?: string
+}
+
+export interface RevertOptions {
+  /** 1-based parent to revert against; required for a merge commit */
+  parentNumber?: number
+  /** default "Revert <ref>" */
+  message?: string
+  metadata?: Metadata
+  committer?: string
+  allowEmpty?: boolean
+}
+
+export interface CherryPickOptions {
+  /** 1-based parent whose changes are replayed; required for a merge commit */
+  parentNumber?: number
+  /** default: the picked commit's message */
+  message?: string
+  /** default: the picked commit's metadata (cherry-pick-origin and cherry-pick-committer are added) */
+  metadata?: Metadata
+  committer?: string
+}
+
+export interface MergeBase {
+  base: CommitId
+  source: CommitId
+  dest: CommitId
 }
 
 export interface PutOptions {
@@ -189,17 +234,24 @@ export interface Remote {
   resolveRef (repo: RepoName, ref: RefExpr | string): Promise<CommitId>
   /** what kind of ref a name is; ref expressions and commit ids are 'commit' */
   refKind (repo: RepoName, ref: RefExpr | string): Promise<'branch' | 'tag' | 'commit'>
-  createBranch (repo: RepoName, name: BranchName, source: RefExpr | string): Promise<RefInfo>
+  /** `hidden` branches are left out of listings unless asked for (lakeFS's hidden branches) */
+  createBranch (repo: RepoName, name: BranchName, source: RefExpr | string, opts?: { hidden?: boolean }): Promise<RefInfo>
   deleteBranch (repo: RepoName, name: BranchName): Promise<void>
-  listBranches (repo: RepoName): Promise<RefInfo[]>
+  listBranches (repo: RepoName, opts?: { showHidden?: boolean }): Promise<RefInfo[]>
+  /** moves the branch to the ref's commit; its uncommitted changes stay staged (lakeFS's hardResetBranch) */
+  hardReset (repo: RepoName, branch: BranchName, ref: RefExpr | string): Promise<RefInfo>
   createTag (repo: RepoName, name: TagName, target: RefExpr | string): Promise<RefInfo>
   deleteTag (repo: RepoName, name: TagName): Promise<void>
   listTags (repo: RepoName): Promise<RefInfo[]>
 
   // commits
   getCommit (repo: RepoName, id: CommitId): Promise<CommitInfo>
-  /** first-parent-and-merge history, newest first, as lakeFS's log */
-  log (repo: RepoName, ref: RefExpr | string, opts?: { amount?: number }): AsyncIterable<CommitInfo>
+  /** first-parent-and-merge history, newest first, as lakeFS's log (filters: LogOptions) */
+  log (repo: RepoName, ref: RefExpr | string, opts?: LogOptions): AsyncIterable<CommitInfo>
+  /** a new commit on the branch undoing what `ref` changed (lakeFS's revertBranch) */
+  revert (repo: RepoName, branch: BranchName, ref: RefExpr | string, opts?: RevertOptions): Promise<CommitInfo>
+  /** a new commit on the branch replaying what `ref` changed (lakeFS's cherryPick) */
+  cherryPick (repo: RepoName, branch: BranchName, ref: RefExpr | string, opts?: CherryPickOptions): Promise<CommitInfo>
   /** commits the branch's staging area */
   commit (repo: RepoName, branch: BranchName, opts: CommitOptions): Promise<CommitInfo>
   /**
@@ -252,6 +304,7 @@ export interface Remote {
   /** the branch's uncommitted (staged) changes */
   diffStaged (repo: RepoName, branch: BranchName, opts?: DiffOptions): Promise<DiffPage>
   merge (repo: RepoName, source: RefExpr | string, dest: BranchName, opts?: MergeOptions): Promise<MergeResult>
+  findMergeBase (repo: RepoName, source: RefExpr | string, dest: RefExpr | string): Promise<MergeBase>
 
   close (): Promise<void>
 }

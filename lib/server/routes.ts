@@ -3,7 +3,9 @@
 // every id, ref and path is validated here before it reaches the store.
 //
 // Where real lakeFS differs from its spec the server follows lakeFS (noted at the handler):
-// updateObjectUserMetadata answers 204, not the spec's 201.
+// updateObjectUserMetadata answers 204, not the spec's 201. Query booleans are parsed as lakeFS
+// parses them (Go's strconv.ParseBool: the generated Python SDK sends `True`/`False`); the
+// committer of commits, merges, reverts and cherry-picks is the authenticated user, as in lakeFS.
 
 import { createHash, randomUUID } from 'node:crypto'
 import { once } from 'node:events'
@@ -13,8 +15,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { join } from 'node:path'
 import type { components } from '../lakefs-api/schema.js'
 import { LkError } from '../core/errors.js'
-import { type BranchName, type ObjectPath, type RepoName, branchName, isCommitId, objectPath, pathPrefix, refExpr, repoName, tagName } from '../core/ids.js'
-import type { CommitInfo, Content, DiffEntry, Metadata, MergeStrategy, ObjectStat, Remote, RepoInfo, RefInfo } from '../remote/types.js'
+import { type BranchName, type ObjectPath, type RepoName, branchName, existingRefName, isCommitId, keyPrefix, objectKey, refExpr, repoName, tagName } from '../core/ids.js'
+import type { CommitInfo, Content, DiffEntry, LogOptions, Metadata, MergeStrategy, ObjectStat, Remote, RepoInfo, RefInfo } from '../remote/types.js'
 import { readJson, receiveMultipart, receiveRaw, type ReceivedFile } from './body.js'
 
 type S = components['schemas']
@@ -87,18 +89,34 @@ function amountOf (q: URLSearchParams): number {
   return n === -1 || n === 0 ? DEFAULT_PAGE : Math.min(n, MAX_PAGE)
 }
 
+// Go's strconv.ParseBool, which lakeFS's generated server uses for every boolean parameter
+const TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True'])
+const FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False'])
+
+export function parseBool (v: string, name: string): boolean {
+  if (TRUE.has(v)) return true
+  if (FALSE.has(v)) return false
+  throw bad(`Invalid format for parameter ${name}: strconv.ParseBool: parsing ${JSON.stringify(v)}: invalid syntax (use true or false)`)
+}
+
 function boolOf (q: URLSearchParams, name: string, dflt = false): boolean {
   const v = q.get(name)
   if (v === null || v === '') return dflt
-  if (v === 'true' || v === '1') return true
-  if (v === 'false' || v === '0') return false
-  throw bad(`${name} must be true or false`)
+  return parseBool(v, name)
+}
+
+/** a JSON body's optional boolean */
+function boolField (o: Record<string, unknown>, key: string): boolean {
+  const v = o[key]
+  if (v === undefined || v === null) return false
+  if (typeof v !== 'boolean') throw bad(`"${key}" must be a boolean`)
+  return v
 }
 
 function pathParam (q: URLSearchParams): ObjectPath {
   const p = q.get('path')
   if (p === null) throw bad('query parameter "path" is required')
-  return objectPath(p)
+  return objectKey(p)
 }
 
 function refParam (s: string | undefined): string {
@@ -107,7 +125,8 @@ function refParam (s: string | undefined): string {
 }
 
 const repoParam = (c: Ctx): RepoName => repoName(c.params.repository ?? '')
-const branchParam = (c: Ctx, name = 'branch'): BranchName => branchName(c.params[name] ?? '')
+// an existing branch: lakeFS's name rule, or one lk-mount created before it followed it
+const branchParam = (c: Ctx, name = 'branch'): BranchName => existingRefName(c.params[name] ?? '', 'branch') as BranchName
 
 function obj (body: unknown, what: string): Record<string, unknown> {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw bad(`${what}: the body must be a JSON object`)
@@ -135,6 +154,18 @@ function metadataOf (v: unknown, key: string): Metadata | undefined {
   return out
 }
 
+/** a revert's or cherry-pick's commit_overrides: {message?, metadata?} */
+function overridesOf (b: Record<string, unknown>): { message?: string, metadata?: Metadata } {
+  if (b.commit_overrides === undefined || b.commit_overrides === null) return {}
+  const o = obj(b.commit_overrides, 'commit_overrides')
+  const out: { message?: string, metadata?: Metadata } = {}
+  const message = str(o, 'message')
+  if (message !== undefined && message !== '') out.message = message
+  const metadata = metadataOf(o.metadata, 'commit_overrides.metadata')
+  if (metadata !== undefined) out.metadata = metadata
+  return out
+}
+
 // ------------------------------------------------------------------------------------------------
 // shapes
 
@@ -153,12 +184,16 @@ function page<T> (items: T[], key: (t: T) => string, q: URLSearchParams): { resu
   return { results, pagination: pagination(results.length, sorted.length > amount, last === undefined ? '' : key(last)) }
 }
 
-const repoJson = (r: RepoInfo): S['Repository'] => ({ id: r.name, creation_date: r.creationDate, default_branch: r.defaultBranch, storage_namespace: r.storageNamespace, read_only: false })
+// one storage, no id: lakeFS's storage_id is "" for a single-storage installation
+const repoJson = (r: RepoInfo): S['Repository'] => ({ id: r.name, creation_date: r.creationDate, default_branch: r.defaultBranch, storage_namespace: r.storageNamespace, storage_id: '', read_only: false })
 const refJson = (r: RefInfo): S['Ref'] => ({ id: r.name, commit_id: r.commitId })
 const commitJson = (c: CommitInfo): S['Commit'] => ({ id: c.id, parents: c.parents, committer: c.committer, message: c.message, creation_date: c.creationDate, meta_range_id: c.metaRangeId, metadata: c.metadata })
 
+/** where lakeFS would say the bytes are: an s3:// URI as it is, a local blob file as a local:// URI */
+const physicalAddressOf = (a: string): string => a.startsWith('/') ? `local://${a}` : a
+
 async function statJson (d: Deps, s: ObjectStat, opts: { presign: boolean, userMetadata: boolean }): Promise<S['ObjectStats']> {
-  const o: S['ObjectStats'] = { path: s.path, path_type: 'object', physical_address: s.physicalAddress, checksum: s.checksum, size_bytes: s.size, mtime: s.mtime, content_type: s.contentType }
+  const o: S['ObjectStats'] = { path: s.path, path_type: 'object', physical_address: physicalAddressOf(s.physicalAddress), checksum: s.checksum, size_bytes: s.size, mtime: s.mtime, content_type: s.contentType }
   if (opts.userMetadata) o.metadata = s.metadata
   if (opts.presign && d.presigner !== undefined) {
     const url = await d.presigner.presignGet(s.physicalAddress, d.presignSeconds)
@@ -171,9 +206,35 @@ async function statJson (d: Deps, s: ObjectStat, opts: { presign: boolean, userM
 }
 
 function diffJson (e: DiffEntry): S['Diff'] {
-  const d: S['Diff'] = { type: e.type, path: e.path, path_type: 'object' }
-  if (e.size !== undefined) d.size_bytes = e.size
-  return d
+  // lakeFS reports a size for every object entry (0 for a removed one)
+  return { type: e.type, path: e.path, path_type: 'object', size_bytes: e.size ?? 0 }
+}
+
+/**
+ * lakeFS's diff with a delimiter: entries below the first delimiter after the prefix roll up
+ * into one `prefix_changed` common prefix (no size), in path order, paged by path.
+ */
+async function delimitedDiff (run: (opts: { prefix: string, after: string, amount: number }) => Promise<{ entries: DiffEntry[], hasMore: boolean, nextAfter: string }>, prefix: string, delimiter: string, after: string, amount: number): Promise<{ results: S['Diff'][], hasMore: boolean }> {
+  const results: S['Diff'][] = []
+  let cursor = after
+  for (;;) {
+    const p = await run({ prefix, after: cursor, amount: MAX_PAGE })
+    for (const e of p.entries) {
+      const i = e.path.indexOf(delimiter, prefix.length)
+      const cp = i < 0 ? undefined : e.path.slice(0, i + delimiter.length)
+      if (cp !== undefined) {
+        if (after !== '' && cp <= after) continue
+        if (results[results.length - 1]?.path === cp) continue
+        if (results.length === amount) return { results, hasMore: true }
+        results.push({ type: 'prefix_changed', path: cp, path_type: 'common_prefix' })
+      } else {
+        if (results.length === amount) return { results, hasMore: true }
+        results.push(diffJson(e))
+      }
+    }
+    if (!p.hasMore) return { results, hasMore: false }
+    cursor = p.nextAfter
+  }
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -212,13 +273,19 @@ function parseRange (h: string | undefined, size: number): [number, number] | 'u
   return [start, end]
 }
 
-/** lakeFS user metadata travels in X-Lakefs-Meta-* headers on uploads */
+/**
+ * lakeFS user metadata travels in headers on uploads: X-Lakefs-Meta-<key> is `<key>` and
+ * X-Lakefs-Internal-<key> is `::lakefs::<key>`, keys lowercased (HTTP header names have no case)
+ * and the first value kept, as lakeFS does
+ */
 function headerMetadata (req: IncomingMessage): Metadata {
   const out: Metadata = {}
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    const k = req.rawHeaders[i] ?? ''
-    const m = /^x-lakefs-meta-(.+)$/i.exec(k)
-    if (m?.[1] !== undefined) out[m[1]] = req.rawHeaders[i + 1] ?? ''
+    const k = (req.rawHeaders[i] ?? '').toLowerCase()
+    let key: string | undefined
+    if (k.startsWith('x-lakefs-meta-')) key = k.slice('x-lakefs-meta-'.length)
+    else if (k.startsWith('x-lakefs-internal-')) key = '::lakefs::' + k.slice('x-lakefs-internal-'.length)
+    if (key !== undefined && key !== '' && !(key in out)) out[key] = req.rawHeaders[i + 1] ?? ''
   }
   return out
 }
@@ -288,6 +355,10 @@ export function routes (d: Deps): Handler[] {
   add('POST', 'repositories', 'createRepository', async c => {
     const b = obj(await readJson(c.req), 'create repository')
     const name = repoName(str(b, 'name', true))
+    // a bare repository (no initial commit, no branch) is what lakeFS's restore fills: not here
+    if (boolOf(c.query, 'bare')) throw new LkError('LK_UNSUPPORTED', 'bare repositories (for refs restore) are not supported by lk-mount serve')
+    const storageId = str(b, 'storage_id')
+    if (storageId !== undefined && storageId !== '') throw bad(`storage id: invalid value: ${JSON.stringify(storageId)} (this server has one storage, whose id is "")`)
     const ns = str(b, 'storage_namespace')
     const def = str(b, 'default_branch')
     const opts: { defaultBranch?: BranchName, storageNamespace?: string } = {}
@@ -298,23 +369,25 @@ export function routes (d: Deps): Handler[] {
   })
   add('GET', 'repositories/:repository', 'getRepository', async c => ({ status: 200, body: repoJson(await r.getRepo(repoParam(c))) }))
   add('DELETE', 'repositories/:repository', 'deleteRepository', async c => { await r.deleteRepo(repoParam(c)); return { status: 204 } })
+  // lk-mount keeps no repository metadata: an existing repository has none (setRepositoryMetadata is not served)
+  add('GET', 'repositories/:repository/metadata', 'getRepositoryMetadata', async c => { await r.getRepo(repoParam(c)); return { status: 200, body: {} } })
 
   // branches
   add('GET', 'repositories/:repository/branches', 'listBranches', async c => {
-    const p = page(await r.listBranches(repoParam(c)), x => x.name, c.query)
+    const p = page(await r.listBranches(repoParam(c), { showHidden: boolOf(c.query, 'show_hidden') }), x => x.name, c.query)
     return { status: 200, body: { results: p.results.map(refJson), pagination: p.pagination } satisfies S['RefList'] }
   })
   add('POST', 'repositories/:repository/branches', 'createBranch', async c => {
     const repo = repoParam(c)
     const b = obj(await readJson(c.req), 'create branch')
-    const ref = await r.createBranch(repo, branchName(str(b, 'name', true)), refParam(str(b, 'source', true)))
+    const ref = await r.createBranch(repo, branchName(str(b, 'name', true)), refParam(str(b, 'source', true)), { hidden: boolField(b, 'hidden') })
     // lakeFS answers the new branch's commit id as text
     c.res.writeHead(201, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(ref.commitId) }).end(ref.commitId)
     return undefined
   })
   add('GET', 'repositories/:repository/branches/:branch', 'getBranch', async c => {
     const repo = repoParam(c)
-    return { status: 200, body: refJson(await findRef(await r.listBranches(repo), branchParam(c), 'branch')) }
+    return { status: 200, body: refJson(await findRef(await r.listBranches(repo, { showHidden: true }), branchParam(c), 'branch')) }
   })
   add('DELETE', 'repositories/:repository/branches/:branch', 'deleteBranch', async c => { await r.deleteBranch(repoParam(c), branchParam(c)); return { status: 204 } })
   add('PUT', 'repositories/:repository/branches/:branch', 'resetBranch', async c => {
@@ -324,10 +397,47 @@ export function routes (d: Deps): Handler[] {
     const type = str(b, 'type', true)
     const path = str(b, 'path')
     if (type === 'reset') await r.resetBranch(repo, branch, { type: 'all' })
-    else if (type === 'object') await r.resetBranch(repo, branch, { type: 'object', path: objectPath(path ?? '') })
-    else if (type === 'common_prefix') await r.resetBranch(repo, branch, { type: 'prefix', path: pathPrefix(path ?? '') })
+    else if (type === 'object') await r.resetBranch(repo, branch, { type: 'object', path: objectKey(path ?? '') })
+    else if (type === 'common_prefix') await r.resetBranch(repo, branch, { type: 'prefix', path: keyPrefix(path ?? '') })
     else throw bad('"type" must be one of object, common_prefix, reset')
     return { status: 204 }
+  })
+  add('PUT', 'repositories/:repository/branches/:branch/hard_reset', 'hardResetBranch', async c => {
+    const ref = c.query.get('ref')
+    if (ref === null || ref === '') throw bad('query parameter "ref" is required')
+    await r.hardReset(repoParam(c), branchParam(c), refParam(ref))
+    return { status: 204 }
+  })
+  add('POST', 'repositories/:repository/branches/:branch/revert', 'revertBranch', async c => {
+    const repo = repoParam(c)
+    const branch = branchParam(c)
+    const b = obj(await readJson(c.req), 'revert')
+    const parent = b.parent_number
+    if (typeof parent !== 'number' || !Number.isInteger(parent) || parent < 0) throw bad('"parent_number" is required: 0 for a commit with one parent, the 1-based parent of a merge commit')
+    const o = overridesOf(b)
+    await r.revert(repo, branch, refParam(str(b, 'ref', true)), {
+      parentNumber: parent,
+      allowEmpty: boolField(b, 'allow_empty') || boolField(b, 'force'),
+      committer: d.accessKeyId,
+      ...(o.message === undefined ? {} : { message: o.message }),
+      ...(o.metadata === undefined ? {} : { metadata: o.metadata }),
+    })
+    return { status: 204 }
+  })
+  add('POST', 'repositories/:repository/branches/:branch/cherry-pick', 'cherryPick', async c => {
+    const repo = repoParam(c)
+    const branch = branchParam(c)
+    const b = obj(await readJson(c.req), 'cherry-pick')
+    const parent = b.parent_number
+    if (parent !== undefined && parent !== null && (typeof parent !== 'number' || !Number.isInteger(parent) || parent < 1)) throw bad('"parent_number" must be a positive integer')
+    const o = overridesOf(b)
+    const commit = await r.cherryPick(repo, branch, refParam(str(b, 'ref', true)), {
+      committer: d.accessKeyId,
+      ...(typeof parent === 'number' ? { parentNumber: parent } : {}),
+      ...(o.message === undefined ? {} : { message: o.message }),
+      ...(o.metadata === undefined ? {} : { metadata: o.metadata }),
+    })
+    return { status: 201, body: commitJson(commit) }
   })
 
   // tags
@@ -342,9 +452,9 @@ export function routes (d: Deps): Handler[] {
   })
   add('GET', 'repositories/:repository/tags/:tag', 'getTag', async c => {
     const repo = repoParam(c)
-    return { status: 200, body: refJson(await findRef(await r.listTags(repo), tagName(c.params.tag ?? ''), 'tag')) }
+    return { status: 200, body: refJson(await findRef(await r.listTags(repo), existingRefName(c.params.tag ?? '', 'tag'), 'tag')) }
   })
-  add('DELETE', 'repositories/:repository/tags/:tag', 'deleteTag', async c => { await r.deleteTag(repoParam(c), tagName(c.params.tag ?? '')); return { status: 204 } })
+  add('DELETE', 'repositories/:repository/tags/:tag', 'deleteTag', async c => { await r.deleteTag(repoParam(c), existingRefName(c.params.tag ?? '', 'tag') as ReturnType<typeof tagName>); return { status: 204 } })
 
   // commits and log
   add('POST', 'repositories/:repository/branches/:branch/commits', 'commit', async c => {
@@ -353,7 +463,7 @@ export function routes (d: Deps): Handler[] {
     if ((c.query.get('source_metarange') ?? '') !== '') throw new LkError('LK_UNSUPPORTED', 'commit from a source metarange is not supported by lk-mount serve')
     const b = obj(await readJson(c.req), 'commit')
     const metadata = metadataOf(b.metadata, 'metadata') ?? {}
-    const commit = await r.commit(repo, branch, { message: str(b, 'message', true), metadata, allowEmpty: b.allow_empty === true })
+    const commit = await r.commit(repo, branch, { message: str(b, 'message', true), metadata, allowEmpty: b.allow_empty === true, committer: d.accessKeyId })
     return { status: 201, body: commitJson(commit) }
   })
   add('GET', 'repositories/:repository/commits/:commitId', 'getCommit', async c => {
@@ -365,19 +475,32 @@ export function routes (d: Deps): Handler[] {
   add('GET', 'repositories/:repository/refs/:ref/commits', 'logCommits', async c => {
     const repo = repoParam(c)
     const ref = refParam(c.params.ref)
-    for (const unsupported of ['objects', 'prefixes', 'since', 'stop_at']) {
-      if (c.query.getAll(unsupported).some(v => v !== '')) throw new LkError('LK_UNSUPPORTED', `log filter "${unsupported}" is not supported by lk-mount serve`)
+    const opts: LogOptions = {
+      objects: c.query.getAll('objects').filter(v => v !== '').map(v => objectKey(v)),
+      prefixes: c.query.getAll('prefixes').filter(v => v !== '').map(v => keyPrefix(v)),
+      firstParent: boolOf(c.query, 'first_parent'),
     }
-    if (boolOf(c.query, 'first_parent')) throw new LkError('LK_UNSUPPORTED', 'log --first-parent is not supported by lk-mount serve')
+    const since = c.query.get('since')
+    if (since !== null && since !== '') {
+      const t = Date.parse(since)
+      if (Number.isNaN(t)) throw bad(`Invalid format for parameter since: ${JSON.stringify(since)} is not an RFC 3339 date-time`)
+      opts.since = t / 1000
+    }
+    const stopAt = c.query.get('stop_at')
+    if (stopAt !== null && stopAt !== '') opts.stopAt = refParam(stopAt)
     const after = c.query.get('after') ?? ''
     const amount = amountOf(c.query)
+    // limit: stop at `amount` instead of looking one further for has_more (lakeFS's `limit`)
+    const limit = boolOf(c.query, 'limit')
     const results: S['Commit'][] = []
     let skipping = after !== ''
     let hasMore = false
-    for await (const commit of r.log(repo, ref)) {
-      if (skipping) { if (commit.id === after) skipping = false; continue }
+    const afterId = skipping ? await r.resolveRef(repo, refParam(after)).catch(() => after) : ''
+    for await (const commit of r.log(repo, ref, opts)) {
+      if (skipping) { if (commit.id === afterId) skipping = false; continue }
       if (results.length === amount) { hasMore = true; break }
       results.push(commitJson(commit))
+      if (limit && results.length === amount) break
     }
     const last = results[results.length - 1]
     return { status: 200, body: { results, pagination: pagination(results.length, hasMore, last?.id ?? '') } satisfies S['CommitList'] }
@@ -385,8 +508,16 @@ export function routes (d: Deps): Handler[] {
 
   // diff and merge
   const diffList = async (c: Ctx, run: (opts: { prefix: string, after: string, amount: number }) => Promise<{ entries: DiffEntry[], hasMore: boolean, nextAfter: string }>): Promise<Reply> => {
-    if ((c.query.get('delimiter') ?? '') !== '') throw new LkError('LK_UNSUPPORTED', 'diff with a delimiter is not supported by lk-mount serve')
-    const p = await run({ prefix: pathPrefix(c.query.get('prefix') ?? ''), after: c.query.get('after') ?? '', amount: amountOf(c.query) })
+    const prefix = keyPrefix(c.query.get('prefix') ?? '')
+    const after = c.query.get('after') ?? ''
+    const amount = amountOf(c.query)
+    const delimiter = c.query.get('delimiter') ?? ''
+    if (delimiter !== '') {
+      const p = await delimitedDiff(run, prefix, delimiter, after, amount)
+      const last = p.results[p.results.length - 1]
+      return { status: 200, body: { results: p.results, pagination: pagination(p.results.length, p.hasMore, last?.path ?? '') } satisfies S['DiffList'] }
+    }
+    const p = await run({ prefix, after, amount })
     return { status: 200, body: { results: p.entries.map(diffJson), pagination: pagination(p.entries.length, p.hasMore, p.nextAfter) } satisfies S['DiffList'] }
   }
   add('GET', 'repositories/:repository/refs/:leftRef/diff/:rightRef', 'diffRefs', async c => {
@@ -411,8 +542,11 @@ export function routes (d: Deps): Handler[] {
     const b = obj((await readJson(c.req)) ?? {}, 'merge')
     const strategy = str(b, 'strategy')
     if (strategy !== undefined && strategy !== '' && strategy !== 'source-wins' && strategy !== 'dest-wins') throw bad('"strategy" must be source-wins or dest-wins')
-    if (b.squash_merge === true) throw new LkError('LK_UNSUPPORTED', 'squash merge is not supported by lk-mount serve')
-    const opts: { strategy?: MergeStrategy, message?: string, metadata?: Metadata } = {}
+    const opts: { strategy?: MergeStrategy, message?: string, metadata?: Metadata, allowEmpty: boolean, squash: boolean, committer: string } = {
+      allowEmpty: boolField(b, 'allow_empty') || boolField(b, 'force'),
+      squash: boolField(b, 'squash_merge'),
+      committer: d.accessKeyId,
+    }
     if (strategy !== undefined && strategy !== '') opts.strategy = strategy as MergeStrategy
     const message = str(b, 'message')
     if (message !== undefined && message !== '') opts.message = message
@@ -427,6 +561,11 @@ export function routes (d: Deps): Handler[] {
       throw e
     }
   })
+  add('GET', 'repositories/:repository/refs/:sourceRef/merge/:destinationBranch', 'findMergeBase', async c => {
+    const repo = repoParam(c)
+    const m = await r.findMergeBase(repo, refParam(c.params.sourceRef), refParam(c.params.destinationBranch))
+    return { status: 200, body: { base_commit_id: m.base, source_commit_id: m.source, destination_commit_id: m.dest } satisfies S['FindMergeBaseResult'] }
+  })
 
   // objects
   add('GET', 'repositories/:repository/refs/:ref/objects/ls', 'listObjects', async c => {
@@ -434,7 +573,7 @@ export function routes (d: Deps): Handler[] {
     const ref = refParam(c.params.ref)
     const presign = boolOf(c.query, 'presign')
     const userMetadata = boolOf(c.query, 'user_metadata', true)
-    const p = await r.listObjects(repo, ref, { prefix: pathPrefix(c.query.get('prefix') ?? ''), delimiter: c.query.get('delimiter') ?? '', after: c.query.get('after') ?? '', amount: amountOf(c.query) })
+    const p = await r.listObjects(repo, ref, { prefix: keyPrefix(c.query.get('prefix') ?? ''), delimiter: c.query.get('delimiter') ?? '', after: c.query.get('after') ?? '', amount: amountOf(c.query) })
     const results: S['ObjectStats'][] = []
     for (const e of p.entries) {
       // a common prefix is an ObjectStats with only path and path_type meaningful
@@ -487,9 +626,10 @@ export function routes (d: Deps): Handler[] {
     const path = pathParam(c.query)
     const metadata = headerMetadata(c.req)
     const ifNoneMatch = c.req.headers['if-none-match']
+    // open-source lakeFS: If-Match is not implemented, If-None-Match only as "*" (never overwrite)
+    if (c.req.headers['if-match'] !== undefined) throw new LkError('LK_UNSUPPORTED', 'If-Match on upload is not implemented (as in lakeFS); use If-None-Match: * to create without overwriting')
     if (ifNoneMatch !== undefined) {
-      // lakeFS: only "*" (create, never overwrite) is supported
-      if (ifNoneMatch !== '*') throw bad('Unsupported value for If-None-Match - Only "*" is supported')
+      if (ifNoneMatch !== '*') throw new LkError('LK_UNSUPPORTED', "If-None-Match only supports '*'")
       if (await exists(repo, branch, path)) throw new LkError('LK_REF_MOVED', 'path already exists')
     }
     const stat = await withUpload(d, c, async (file, got) => await r.putObject(repo, branch, path, { kind: 'file', file, size: got.size, sha256: got.sha256 }, { contentType: got.contentType ?? 'application/octet-stream', metadata }))
@@ -498,12 +638,12 @@ export function routes (d: Deps): Handler[] {
   add('POST', 'repositories/:repository/branches/:branch/objects/copy', 'copyObject', async c => {
     const repo = repoParam(c)
     const branch = branchParam(c)
-    const dest = objectPath(c.query.get('dest_path') ?? '')
+    const dest = objectKey(c.query.get('dest_path') ?? '')
     const b = obj(await readJson(c.req), 'copy object')
-    const srcPath = objectPath(str(b, 'src_path', true))
+    const srcPath = objectKey(str(b, 'src_path', true))
     const srcRef = refParam(str(b, 'src_ref') ?? branch)
     const src = await r.statObject(repo, srcRef, srcPath)
-    await findRef(await r.listBranches(repo), branch, 'branch')
+    await findRef(await r.listBranches(repo, { showHidden: true }), branch, 'branch')
     // the store is content-addressed: the copy re-adds the same bytes under the same hash (no
     // new blob); through the Remote contract that means reading them once
     const file = join(d.tmpDir, `copy-${randomUUID()}`)
@@ -539,7 +679,7 @@ export function routes (d: Deps): Handler[] {
     const errors: S['ObjectError'][] = []
     const valid: ObjectPath[] = []
     for (const p of b.paths as string[]) {
-      try { valid.push(objectPath(p)) } catch (e) { errors.push({ status_code: 400, message: (e as Error).message, path: p }) }
+      try { valid.push(objectKey(p)) } catch (e) { errors.push({ status_code: 400, message: (e as Error).message, path: p }) }
     }
     if (valid.length > 0) await r.deleteObjects(repo, branch, valid)
     return { status: 200, body: { errors } satisfies S['ObjectErrorList'] }
@@ -562,7 +702,7 @@ export function routes (d: Deps): Handler[] {
     const branch = branchParam(c)
     const path = pathParam(c.query)
     if (d.presigner === undefined) throw new LkError('LK_UNSUPPORTED', 'direct uploads need blobs on S3 (lk-mount serve --blobs s3://...); use the upload API')
-    await findRef(await r.listBranches(repo), branch, 'branch')
+    await findRef(await r.listBranches(repo, { showHidden: true }), branch, 'branch')
     const loc = await d.presigner.stagingLocation(repo, branch, path, d.presignSeconds)
     const body: S['StagingLocation'] = { physical_address: loc.physicalAddress }
     if (boolOf(c.query, 'presign')) { body.presigned_url = loc.url; body.presigned_url_expiry = Math.floor(Date.now() / 1000) + d.presignSeconds }

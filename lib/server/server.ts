@@ -69,8 +69,9 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   LK_BAD_PATH: 400,
   LK_BAD_METADATA: 400,
   LK_NOT_A_BRANCH: 400,
-  LK_DEFAULT_BRANCH: 400,
+  LK_DEFAULT_BRANCH: 403,
   LK_NOTHING_TO_COMMIT: 400,
+  LK_DIRTY_BRANCH: 400,
   LK_CREDENTIALS: 401,
   LK_PERMISSION: 403,
   LK_REPO_NOT_FOUND: 404,
@@ -92,8 +93,12 @@ const MESSAGE_PREFIX: Partial<Record<ErrorCode, string>> = {
   LK_REPO_NOT_FOUND: 'repository not found',
   LK_REF_NOT_FOUND: 'reference not found',
   LK_OBJECT_NOT_FOUND: 'object not found',
-  LK_NOTHING_TO_COMMIT: 'commit: no changes',
-  LK_DEFAULT_BRANCH: 'cannot delete default branch',
+  LK_NOTHING_TO_COMMIT: 'no changes',
+  LK_DIRTY_BRANCH: 'uncommitted changes (dirty branch)',
+  LK_DEFAULT_BRANCH: 'cannot delete repository default branch',
+  LK_REPO_EXISTS: 'not unique',
+  LK_BRANCH_EXISTS: 'branch already exists',
+  LK_TAG_EXISTS: 'tag already exists',
 }
 
 export function errorBody (e: LkError): { status: number, body: { message: string } } {
@@ -185,7 +190,9 @@ export async function startServer (opts: ServerOptions): Promise<RunningServer> 
       const detailStatus = (err.details as { status?: unknown } | undefined)?.status
       const { status: s, body } = errorBody(err)
       status = typeof detailStatus === 'number' ? detailStatus : s
-      if (status >= 500) log.error('request failed', { method, path: url.pathname, code: err.code, error: err.message })
+      // 501 is an answer (an operation lk-mount does not serve), not a failure of the server
+      if (status === 501) log.warn('not implemented', { method, path: url.pathname, error: err.message })
+      else if (status >= 500) log.error('request failed', { method, path: url.pathname, code: err.code, error: err.message })
       // drain what the client is still sending so it reads our answer instead of a reset
       req.resume()
       send(res, status, body)

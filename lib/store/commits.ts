@@ -143,17 +143,28 @@ class CommitHeap {
   }
 }
 
+export interface WalkOptions {
+  /** follow only the first parent of merge commits (lakeFS's first_parent) */
+  firstParent?: boolean
+  /** leave out commits older than this (ms since the epoch) and do not walk past them (lakeFS's since) */
+  since?: number
+}
+
 /** every commit reachable from `head`, newest first (lakeFS's log order) */
-export async function * walkLog (files: CommitFiles, head: string): AsyncGenerator<StoredCommit> {
+export async function * walkLog (files: CommitFiles, head: string, opts: WalkOptions = {}): AsyncGenerator<StoredCommit> {
   const seen = new Set<string>([head])
   const heap = new CommitHeap()
-  heap.push(await files.read(head))
+  const since = opts.since
+  const first = await files.read(head)
+  if (since === undefined || first.date >= since) heap.push(first)
   for (let c = heap.pop(); c !== undefined; c = heap.pop()) {
     yield c
-    for (const p of c.parents) {
+    for (const p of opts.firstParent === true ? c.parents.slice(0, 1) : c.parents) {
       if (seen.has(p)) continue
       seen.add(p)
-      heap.push(await files.read(p))
+      const pc = await files.read(p)
+      if (since !== undefined && pc.date < since) continue
+      heap.push(pc)
     }
   }
 }

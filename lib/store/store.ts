@@ -24,10 +24,11 @@ import { LRUCache } from 'lru-cache'
 import { LkError } from '../core/errors.js'
 import { systemClock, type Clock } from '../core/clock.js'
 import { silentLogger, type Logger } from '../core/log.js'
-import { branchName, commitId as toCommitId, objectPath, pathPrefix, refExpr, repoName, tagName, type BranchName, type Checksum, type CommitId, type ObjectPath, type RepoName } from '../core/ids.js'
+import { branchName, commitId as toCommitId, existingRefName, keyPrefix, objectKey, objectPath, refExpr, repoName, tagName, type BranchName, type Checksum, type CommitId, type ObjectPath, type RepoName } from '../core/ids.js'
 import type {
   Change, CommitChangesOptions, CommitInfo, CommitOptions, Content, DiffEntry, DiffOptions, DiffPage, ListEntry,
-  ListOptions, ListPage, MergeOptions, MergeResult, Metadata, ObjectStat, PutOptions, RefInfo, RepoInfo, ResetTarget,
+  CherryPickOptions, ListOptions, ListPage, LogOptions, MergeOptions, MergeResult, MergeStrategy, Metadata, ObjectStat, PutOptions, RefInfo, RepoInfo, ResetTarget,
+  RevertOptions,
 } from '../remote/types.js'
 import type { BlobStore } from './blobs.js'
 import { LocalBlobStore } from './blobs-local.js'
@@ -64,7 +65,7 @@ export interface StoreOptions {
  * process is alive, and takes its sealed tokens over when it died (pid gone or too old). The
  * `inflight.nonce` check at the final CAS keeps this safe even if a live one were taken over.
  */
-interface BranchState { commitId: string, staging: string, sealed: string[], inflight?: Inflight }
+interface BranchState { commitId: string, staging: string, sealed: string[], inflight?: Inflight, hidden?: true }
 interface Inflight { pid: number, host: string, at: number, nonce: string }
 
 /** an in-flight commit older than this is presumed dead whatever its pid says (pid reuse) */
@@ -107,6 +108,10 @@ interface RepoCtx {
 }
 
 const DEFAULT_CONTENT_TYPE = 'application/octet-stream'
+/** lakeFS's commit metadata key naming a merge commit's strategy ("default", "source-wins", "dest-wins") */
+export const MERGE_STRATEGY_KEY = '.lakefs.merge.strategy'
+/** stands for the empty tree where a commit has no parent (never a real metarange id: those are hex) */
+const EMPTY_METARANGE_ID = 'empty'
 
 /**
  * A cheap check that accepts only paths `objectPath` accepts (no NUL, no leading '/', no
@@ -221,7 +226,7 @@ export class Store {
     const rn = repoName(name)
     const def = branchName(opts.defaultBranch ?? 'main')
     const final = path.join(this.dir, 'repos', rn)
-    if (await stat(path.join(final, 'repo.json')).then(() => true, () => false)) throw new LkError('LK_REPO_EXISTS', `repository ${rn} already exists`, { details: { repo: rn } })
+    if (await stat(path.join(final, 'repo.json')).then(() => true, () => false)) throw new LkError('LK_REPO_EXISTS', `repository already exists: ${rn}`, { details: { repo: rn } })
     const rec: RepoRecord = { name: rn, defaultBranch: def, storageNamespace: opts.storageNamespace ?? `local://${final}`, creationDate: this.#clock.now(), uid: randomName(8) }
     // build the whole repository in a temp directory and rename it into place: a crash leaves
     // an orphan temp directory, never a half-made repository; rename onto an existing
@@ -238,7 +243,7 @@ export class Store {
       try {
         await rename(tmp, final)
       } catch (e) {
-        if (isErrno(e, 'EEXIST', 'ENOTEMPTY')) throw new LkError('LK_REPO_EXISTS', `repository ${rn} already exists`, { details: { repo: rn } })
+        if (isErrno(e, 'EEXIST', 'ENOTEMPTY')) throw new LkError('LK_REPO_EXISTS', `repository already exists: ${rn}`, { details: { repo: rn } })
         throw e
       }
     } finally {
@@ -289,7 +294,7 @@ export class Store {
   /** the branch's state; LK_NOT_A_BRANCH when the name is a tag, commit or expression */
   async #requireBranch (ctx: RepoCtx, name: string): Promise<{ seq: number, value: BranchState }> {
     let valid = true
-    try { branchName(name) } catch { valid = false }
+    try { existingRefName(name, 'branch') } catch { valid = false }
     if (valid) {
       const v = await this.#readBranch(ctx, name)
       if (v.value !== null) return { seq: v.seq, value: v.value }
@@ -300,7 +305,7 @@ export class Store {
       throw e
     })
     if (other) throw new LkError('LK_NOT_A_BRANCH', `${name} is not a branch`, { details: { ref: name } })
-    branchName(name)
+    existingRefName(name, 'branch')
     throw new LkError('LK_REF_NOT_FOUND', `branch ${name} not found in ${ctx.rec.name}`, { details: { repo: ctx.rec.name, ref: name } })
   }
 
@@ -353,22 +358,24 @@ export class Store {
     return (await this.#resolve(ctx, ref)).kind
   }
 
-  async createBranch (repo: string, name: string, source: string): Promise<RefInfo> {
+  /** a new branch at `source`; `hidden` branches are listed only when asked for (lakeFS's hidden) */
+  async createBranch (repo: string, name: string, source: string, opts: { hidden?: boolean } = {}): Promise<RefInfo> {
     const ctx = await this.#repo(repo)
     const bn = branchName(name)
     const { commit } = await this.#resolve(ctx, source)
     const ref = this.#branchRef(ctx, bn)
     const cur = await ref.read()
-    if (cur.value !== null || !await ref.cas(cur.seq, { commitId: commit.id, staging: randomName(), sealed: [] })) {
-      throw new LkError('LK_BRANCH_EXISTS', `branch ${bn} already exists in ${ctx.rec.name}`, { details: { repo: ctx.rec.name, branch: bn } })
+    const state: BranchState = { commitId: commit.id, staging: randomName(), sealed: [], ...(opts.hidden === true ? { hidden: true } : {}) }
+    if (cur.value !== null || !await ref.cas(cur.seq, state)) {
+      throw new LkError('LK_BRANCH_EXISTS', `branch already exists: ${bn} in ${ctx.rec.name}`, { details: { repo: ctx.rec.name, branch: bn } })
     }
     return { name: bn, commitId: commit.id as CommitId }
   }
 
   async deleteBranch (repo: string, name: string): Promise<void> {
     const ctx = await this.#repo(repo)
-    const bn = branchName(name)
-    if (bn === ctx.rec.defaultBranch) throw new LkError('LK_DEFAULT_BRANCH', `${bn} is the default branch of ${ctx.rec.name}`, { details: { branch: bn } })
+    const bn = existingRefName(name, 'branch')
+    if (bn === ctx.rec.defaultBranch) throw new LkError('LK_DEFAULT_BRANCH', `cannot delete repository default branch: ${bn} is the default branch of ${ctx.rec.name}`, { details: { branch: bn } })
     for (let attempt = 0; ; attempt++) {
       const cur = await this.#requireBranch(ctx, bn)
       if (await this.#branchRef(ctx, bn).cas(cur.seq, null)) {
@@ -379,16 +386,18 @@ export class Store {
     }
   }
 
-  async #listRefs (ctx: RepoCtx, kind: 'branches' | 'tags'): Promise<RefInfo[]> {
+  async #listRefs (ctx: RepoCtx, kind: 'branches' | 'tags', showHidden = true): Promise<RefInfo[]> {
     const out: RefInfo[] = []
     for (const n of await listRefNames(path.join(ctx.dir, 'refs', kind))) {
       const v = kind === 'branches' ? await this.#branchRef(ctx, n).read() : await this.#tagRef(ctx, n).read()
-      if (v.value !== null) out.push({ name: n, commitId: v.value.commitId as CommitId })
+      if (v.value === null || (!showHidden && (v.value as BranchState).hidden === true)) continue
+      out.push({ name: n, commitId: v.value.commitId as CommitId })
     }
     return out.sort((a, b) => compareKeys(a.name, b.name))
   }
 
-  async listBranches (repo: string): Promise<RefInfo[]> { return await this.#listRefs(await this.#repo(repo), 'branches') }
+  /** branches by name; hidden ones only with `showHidden` (as lakeFS's show_hidden) */
+  async listBranches (repo: string, opts: { showHidden?: boolean } = {}): Promise<RefInfo[]> { return await this.#listRefs(await this.#repo(repo), 'branches', opts.showHidden === true) }
   async listTags (repo: string): Promise<RefInfo[]> { return await this.#listRefs(await this.#repo(repo), 'tags') }
 
   async createTag (repo: string, name: string, target: string): Promise<RefInfo> {
@@ -398,14 +407,14 @@ export class Store {
     const ref = this.#tagRef(ctx, tn)
     const cur = await ref.read()
     if (cur.value !== null || !await ref.cas(cur.seq, { commitId: commit.id })) {
-      throw new LkError('LK_TAG_EXISTS', `tag ${tn} already exists in ${ctx.rec.name}`, { details: { repo: ctx.rec.name, tag: tn } })
+      throw new LkError('LK_TAG_EXISTS', `tag already exists: ${tn} in ${ctx.rec.name}`, { details: { repo: ctx.rec.name, tag: tn } })
     }
     return { name: tn, commitId: commit.id as CommitId }
   }
 
   async deleteTag (repo: string, name: string): Promise<void> {
     const ctx = await this.#repo(repo)
-    const tn = tagName(name)
+    const tn = existingRefName(name, 'tag')
     const ref = this.#tagRef(ctx, tn)
     for (let attempt = 0; ; attempt++) {
       const cur = await ref.read()
@@ -435,15 +444,46 @@ export class Store {
     return this.#commitInfo(await ctx.commits.read(id))
   }
 
-  async * log (repo: string, ref: string, opts: { amount?: number } = {}): AsyncGenerator<CommitInfo> {
+  /**
+   * History from a ref, newest first, as lakeFS's log: `firstParent` follows only first parents,
+   * `since` (seconds) leaves out older commits and does not walk past them, `objects`/`prefixes`
+   * keep only the (non-merge) commits that changed one of those paths against their parent,
+   * `stopAt` ends the log after that commit.
+   */
+  async * log (repo: string, ref: string, opts: LogOptions = {}): AsyncGenerator<CommitInfo> {
     const ctx = await this.#repo(repo)
     const { commit } = await this.#resolve(ctx, ref)
     let left = opts.amount ?? Infinity
     if (left <= 0) return
-    for await (const c of walkLog(ctx.commits, commit.id)) {
-      yield this.#commitInfo(c)
-      if (--left <= 0) return
+    const objects = (opts.objects ?? []).filter(p => p !== '').map(p => objectKey(p))
+    const prefixes = (opts.prefixes ?? []).filter(p => p !== '').map(p => keyPrefix(p))
+    const stopAt = opts.stopAt === undefined || opts.stopAt === '' ? undefined : (await this.#resolve(ctx, opts.stopAt)).commit.id
+    if (opts.since !== undefined && !Number.isFinite(opts.since)) throw new LkError('LK_USAGE', 'log: since must be a time in seconds since the epoch')
+    const walk = walkLog(ctx.commits, commit.id, { ...(opts.firstParent === true ? { firstParent: true } : {}), ...(opts.since === undefined ? {} : { since: opts.since * 1000 }) })
+    for await (const c of walk) {
+      if (objects.length + prefixes.length === 0 || await this.#touches(ctx, c, objects, prefixes)) {
+        yield this.#commitInfo(c)
+        if (--left <= 0) return
+      }
+      if (c.id === stopAt) return
     }
+  }
+
+  /** whether a commit changed one of the paths or prefixes against its only parent (merges never do, as in lakeFS) */
+  async #touches (ctx: RepoCtx, c: StoredCommit, objects: string[], prefixes: string[]): Promise<boolean> {
+    if (c.parents.length !== 1) return false
+    const parent = await ctx.commits.read(c.parents[0]!)
+    if (parent.metaRangeId === c.metaRangeId) return false
+    const before = await ctx.index.readMetarange(parent.metaRangeId)
+    const after = await ctx.index.readMetarange(c.metaRangeId)
+    for (const p of objects) {
+      if (!sameIdentity(await ctx.index.get(before, p) ?? null, await ctx.index.get(after, p) ?? null)) return true
+    }
+    for (const prefix of prefixes) {
+      const first = await diffIndexes(ctx.index, before, after, { prefix }).next()
+      if (first.done !== true) return true
+    }
+    return false
   }
 
   async #writeCommit (ctx: RepoCtx, parents: StoredCommit[], metaRangeId: string, opts: { message: string, metadata?: Metadata, committer?: string }): Promise<StoredCommit> {
@@ -574,7 +614,7 @@ export class Store {
     // validate everything before any upload: bad input changes nothing
     const byPath = new Map<string, Change>()
     for (const c of changes) {
-      objectPath(c.path)
+      objectKey(c.path)
       if (c.op !== 'put' && c.op !== 'delete') throw new LkError('LK_USAGE', `unknown change op ${JSON.stringify((c as { op?: unknown }).op)}`)
       if (c.op === 'put') validMetadata(c.metadata)
       byPath.set(c.path, c) // a later change to the same path wins
@@ -702,7 +742,7 @@ export class Store {
 
   async statObject (repo: string, ref: string, p: string): Promise<ObjectStat> {
     const ctx = await this.#repo(repo)
-    objectPath(p)
+    objectKey(p)
     const e = await this.#lookup(ctx, ref, p)
     if (e === undefined) throw new LkError('LK_OBJECT_NOT_FOUND', `${p} not found in ${ctx.rec.name}/${ref}`, { details: { repo: ctx.rec.name, ref, path: p } })
     return this.#stat(e)
@@ -710,7 +750,7 @@ export class Store {
 
   async listObjects (repo: string, ref: string, opts: ListOptions = {}): Promise<ListPage> {
     const ctx = await this.#repo(repo)
-    const prefix = pathPrefix(opts.prefix ?? '')
+    const prefix = keyPrefix(opts.prefix ?? '')
     const delimiter = opts.delimiter ?? ''
     const after = opts.after ?? ''
     const amount = Math.max(1, Math.min(MAX_PAGE, opts.amount ?? MAX_PAGE))
@@ -787,7 +827,7 @@ export class Store {
 
   async putObject (repo: string, branch: string, p: string, content: Content, opts: PutOptions = {}): Promise<ObjectStat> {
     const ctx = await this.#repo(repo)
-    objectPath(p)
+    objectKey(p)
     const cur = await this.#requireBranch(ctx, branch)
     validMetadata(opts.metadata)
     const blob = await this.#ingest(content)
@@ -805,7 +845,7 @@ export class Store {
    */
   async putExisting (repo: string, branch: string, p: string, blob: { address: string, sha256: string, size: number, physicalAddress?: string }, opts: PutOptions = {}): Promise<ObjectStat> {
     const ctx = await this.#repo(repo)
-    objectPath(p)
+    objectKey(p)
     if (!/^[0-9a-f]{64}$/.test(blob.sha256) || !Number.isSafeInteger(blob.size) || blob.size < 0 || blob.address === '') throw new LkError('LK_USAGE', 'putExisting needs a blob address, a hex sha256 and a size')
     if (blob.physicalAddress !== undefined && this.blobs.address(blob.address) !== blob.physicalAddress) {
       throw new LkError('LK_UNSUPPORTED', `the blob store (${this.blobs.description}) does not hold ${blob.physicalAddress}`)
@@ -819,7 +859,7 @@ export class Store {
 
   async deleteObjects (repo: string, branch: string, paths: string[]): Promise<void> {
     const ctx = await this.#repo(repo)
-    for (const p of paths) objectPath(p)
+    for (const p of paths) objectKey(p)
     const cur = await this.#requireBranch(ctx, branch)
     const records = []
     for (const p of new Set(paths)) {
@@ -831,7 +871,7 @@ export class Store {
 
   async setObjectMetadata (repo: string, branch: string, p: string, metadata: Metadata): Promise<void> {
     const ctx = await this.#repo(repo)
-    objectPath(p)
+    objectKey(p)
     const cur = await this.#requireBranch(ctx, branch)
     const md = validMetadata(metadata)
     const e = await this.#lookup(ctx, branch, p)
@@ -843,12 +883,12 @@ export class Store {
     const ctx = await this.#repo(repo)
     const type = target?.type
     if (type === 'object') {
-      const p = objectPath(target.path ?? '')
+      const p = objectKey(target.path ?? '')
       await this.#stage(ctx, branch, [{ p, r: 1 }])
       return
     }
     if (type === 'prefix') {
-      const x = pathPrefix(target.path ?? '')
+      const x = keyPrefix(target.path ?? '')
       await this.#stage(ctx, branch, [{ x, r: 1 }])
       return
     }
@@ -872,7 +912,7 @@ export class Store {
 
   async diff (repo: string, left: string, right: string, opts: DiffOptions = {}): Promise<DiffPage> {
     const ctx = await this.#repo(repo)
-    const prefix = pathPrefix(opts.prefix ?? '')
+    const prefix = keyPrefix(opts.prefix ?? '')
     const l = (await this.#resolve(ctx, left)).commit
     const r = (await this.#resolve(ctx, right)).commit
     const amount = Math.max(1, Math.min(MAX_PAGE, opts.amount ?? MAX_PAGE))
@@ -895,7 +935,7 @@ export class Store {
 
   async diffStaged (repo: string, branch: string, opts: DiffOptions = {}): Promise<DiffPage> {
     const ctx = await this.#repo(repo)
-    const prefix = pathPrefix(opts.prefix ?? '')
+    const prefix = keyPrefix(opts.prefix ?? '')
     const cur = await this.#requireBranch(ctx, branch)
     const head = await ctx.commits.read(cur.value.commitId)
     const mr = await ctx.index.readMetarange(head.metaRangeId)
@@ -914,41 +954,167 @@ export class Store {
     return { entries, hasMore, nextAfter: entries[entries.length - 1]?.path ?? '' }
   }
 
+  /**
+   * lakeFS's merge: refused on a destination with uncommitted changes (LK_DIRTY_BRANCH) and when
+   * the source brings nothing since the merge base (LK_NOTHING_TO_COMMIT, unless allowEmpty);
+   * otherwise always a new merge commit with parents [destination head, source] (only the
+   * destination with `squash`), the message (default "Merge '<source>' into '<dest>'"), the
+   * metadata and `.lakefs.merge.strategy` — never a fast-forward, so the message and metadata are
+   * kept exactly as on lakeFS.
+   */
   async merge (repo: string, source: string, dest: string, opts: MergeOptions = {}): Promise<MergeResult> {
     const ctx = await this.#repo(repo)
     const strategy = opts.strategy ?? 'fail'
     if (!['fail', 'source-wins', 'dest-wins'].includes(strategy)) throw new LkError('LK_USAGE', `unknown merge strategy ${JSON.stringify(strategy)}`)
-    validMetadata(opts.metadata)
+    const metadata = validMetadata(opts.metadata)
     const src = (await this.#resolve(ctx, source)).commit
     const ref = this.#branchRef(ctx, dest)
+    const what = `merge ${source} into ${dest}`
     for (let attempt = 0; ; attempt++) {
       const cur = await this.#requireBranch(ctx, dest)
+      await this.#refuseDirty(ctx, dest, cur.value, what)
       const head = await ctx.commits.read(cur.value.commitId)
-      if (await isAncestor(ctx.commits, src.id, head.id)) return { commitId: head.id as CommitId, fastForward: false } // nothing new
-      let target: StoredCommit
-      let fastForward = false
-      if (await isAncestor(ctx.commits, head.id, src.id)) {
-        target = src; fastForward = true
-      } else {
-        const baseId = await mergeBase(ctx.commits, src.id, head.id)
-        const baseMr = baseId === undefined ? EMPTY_METARANGE : await ctx.index.readMetarange((await ctx.commits.read(baseId)).metaRangeId)
-        const srcMr = await ctx.index.readMetarange(src.metaRangeId)
-        const destMr = await ctx.index.readMetarange(head.metaRangeId)
-        const changes = await this.#threeWay(ctx, baseMr, srcMr, destMr, strategy)
-        const res = await applyChanges(ctx.index, destMr, [changes])
-        target = await this.#writeCommit(ctx, [head, src], res.metarangeId, {
-          message: opts.message ?? `Merge '${source}' into '${dest}'`,
-          ...(opts.metadata === undefined ? {} : { metadata: opts.metadata }),
-          ...(opts.committer === undefined ? {} : { committer: opts.committer }),
-        })
-      }
-      if (await ref.cas(cur.seq, { ...cur.value, commitId: target.id })) return { commitId: target.id as CommitId, fastForward }
+      const baseId = await mergeBase(ctx.commits, src.id, head.id)
+      const baseMr = baseId === undefined ? undefined : (await ctx.commits.read(baseId)).metaRangeId
+      const mr = await this.#mergeTrees(ctx, head.metaRangeId, src.metaRangeId, baseMr, strategy, what, opts.allowEmpty === true)
+      const commit = await this.#writeCommit(ctx, opts.squash === true ? [head] : [head, src], mr, {
+        message: opts.message === undefined || opts.message === '' ? `Merge '${source}' into '${dest}'` : opts.message,
+        metadata: { ...metadata, [MERGE_STRATEGY_KEY]: strategy === 'fail' ? 'default' : strategy },
+        ...(opts.committer === undefined ? {} : { committer: opts.committer }),
+      })
+      if (await ref.cas(cur.seq, { ...cur.value, commitId: commit.id })) return { commitId: commit.id as CommitId }
       await this.#backoff(attempt, 'merge')
     }
   }
 
+  /**
+   * A new commit on `branch` that undoes the changes `ref` made against its parent (`parentNumber`,
+   * 1-based, required for a merge commit): lakeFS's revertBranch. Conflicts with later changes of
+   * the branch are LK_MERGE_CONFLICT, path by path; a revert that changes nothing is
+   * LK_NOTHING_TO_COMMIT unless allowEmpty.
+   */
+  async revert (repo: string, branch: string, ref: string, opts: RevertOptions = {}): Promise<CommitInfo> {
+    const ctx = await this.#repo(repo)
+    const metadata = validMetadata(opts.metadata)
+    const target = (await this.#resolve(ctx, ref)).commit
+    const pn = opts.parentNumber ?? 0
+    if (!Number.isInteger(pn) || pn < 0) throw new LkError('LK_USAGE', `revert: the parent number must be a positive integer, not ${JSON.stringify(opts.parentNumber)}`)
+    if (target.parents.length > 1 && pn === 0) {
+      throw new LkError('LK_USAGE', `revert ${ref}: must specify 1-based parent number for reverting merge commit (it has ${target.parents.length} parents: --parent 1 undoes what the merge brought in)`, { details: { status: 409, parents: target.parents } })
+    }
+    if (pn > target.parents.length) throw new LkError('LK_USAGE', `revert ${ref}: given commit does not have the given parent number: parent ${pn} (it has ${target.parents.length})`, { details: { parents: target.parents } })
+    const parentId = target.parents[pn === 0 ? 0 : pn - 1]
+    const parentMr = parentId === undefined ? EMPTY_METARANGE_ID : (await ctx.commits.read(parentId)).metaRangeId
+    const what = `revert ${ref} on ${branch}`
+    const bref = this.#branchRef(ctx, branch)
+    for (let attempt = 0; ; attempt++) {
+      const cur = await this.#requireBranch(ctx, branch)
+      await this.#refuseDirty(ctx, branch, cur.value, what)
+      const head = await ctx.commits.read(cur.value.commitId)
+      // merge the parent's tree onto the head, with the reverted commit as the merge base
+      const mr = await this.#mergeTrees(ctx, head.metaRangeId, parentMr, target.metaRangeId, 'fail', what, opts.allowEmpty === true)
+      if (mr === head.metaRangeId && opts.allowEmpty !== true) throw new LkError('LK_NOTHING_TO_COMMIT', `${what}: no changes (the branch no longer has what ${ref} changed)`, { details: { ref, branch } })
+      const commit = await this.#writeCommit(ctx, [head], mr, {
+        message: opts.message === undefined || opts.message === '' ? `Revert ${ref}` : opts.message,
+        metadata,
+        ...(opts.committer === undefined ? {} : { committer: opts.committer }),
+      })
+      if (await bref.cas(cur.seq, { ...cur.value, commitId: commit.id })) return this.#commitInfo(commit)
+      await this.#backoff(attempt, 'revert')
+    }
+  }
+
+  /**
+   * Replays the changes `ref` made against its parent (`parentNumber`, 1-based, required for a
+   * merge commit) as a new commit on `branch`: lakeFS's cherryPick. Message and metadata are the
+   * picked commit's (unless given), plus `cherry-pick-origin` and `cherry-pick-committer`.
+   */
+  async cherryPick (repo: string, branch: string, ref: string, opts: CherryPickOptions = {}): Promise<CommitInfo> {
+    const ctx = await this.#repo(repo)
+    if (opts.metadata !== undefined) validMetadata(opts.metadata)
+    const target = (await this.#resolve(ctx, ref)).commit
+    if (opts.parentNumber === undefined && target.parents.length > 1) {
+      throw new LkError('LK_USAGE', `cherry-pick ${ref}: must specify 1-based parent number for cherry-picking merge commit (it has ${target.parents.length} parents)`, { details: { parents: target.parents } })
+    }
+    const pn = opts.parentNumber ?? 1
+    if (!Number.isInteger(pn) || pn < 1) throw new LkError('LK_USAGE', `cherry-pick: the parent number must be a positive integer, not ${JSON.stringify(opts.parentNumber)}`)
+    if (pn > target.parents.length) throw new LkError('LK_USAGE', `cherry-pick ${ref}: given commit does not have the given parent number: parent ${pn} (it has ${target.parents.length})`, { details: { parents: target.parents } })
+    const parentMr = (await ctx.commits.read(target.parents[pn - 1]!)).metaRangeId
+    const what = `cherry-pick ${ref} onto ${branch}`
+    const bref = this.#branchRef(ctx, branch)
+    for (let attempt = 0; ; attempt++) {
+      const cur = await this.#requireBranch(ctx, branch)
+      await this.#refuseDirty(ctx, branch, cur.value, what)
+      const head = await ctx.commits.read(cur.value.commitId)
+      const mr = await this.#mergeTrees(ctx, head.metaRangeId, target.metaRangeId, parentMr, 'fail', what, false)
+      const commit = await this.#writeCommit(ctx, [head], mr, {
+        message: opts.message === undefined || opts.message === '' ? target.message : opts.message,
+        metadata: { ...(opts.metadata ?? Object.fromEntries(target.metadata)), 'cherry-pick-origin': target.id, 'cherry-pick-committer': target.committer },
+        ...(opts.committer === undefined ? {} : { committer: opts.committer }),
+      })
+      if (await bref.cas(cur.seq, { ...cur.value, commitId: commit.id })) return this.#commitInfo(commit)
+      await this.#backoff(attempt, 'cherry-pick')
+    }
+  }
+
+  /**
+   * Moves `branch` to the commit `ref` resolves to (lakeFS's hardResetBranch). Like lakeFS, the
+   * uncommitted changes stay staged on top of the new head (`resetBranch` drops them); refused
+   * while a commit of the branch is in flight.
+   */
+  async hardReset (repo: string, branch: string, ref: string): Promise<RefInfo> {
+    const ctx = await this.#repo(repo)
+    const bref = this.#branchRef(ctx, branch)
+    for (let attempt = 0; ; attempt++) {
+      const cur = await this.#requireBranch(ctx, branch)
+      if (inflightAlive(cur.value.inflight)) throw new LkError('LK_DIRTY_BRANCH', `hard reset of ${branch}: a commit of the branch is in flight: uncommitted changes (dirty branch)`, { details: { branch } })
+      // resolved under the update, as lakeFS does: a reset to branch~1 racing a commit stays serialisable
+      const target = (await this.#resolve(ctx, ref)).commit
+      if (await bref.cas(cur.seq, { ...cur.value, commitId: target.id })) return { name: branch, commitId: target.id as CommitId }
+      await this.#backoff(attempt, 'hard reset')
+    }
+  }
+
+  /** the merge base of two refs (lakeFS's findMergeBase); LK_REF_NOT_FOUND when the histories are unrelated */
+  async findMergeBase (repo: string, source: string, dest: string): Promise<{ base: CommitId, source: CommitId, dest: CommitId }> {
+    const ctx = await this.#repo(repo)
+    const s = (await this.#resolve(ctx, source)).commit
+    const d = (await this.#resolve(ctx, dest)).commit
+    const base = await mergeBase(ctx.commits, s.id, d.id)
+    if (base === undefined) throw new LkError('LK_REF_NOT_FOUND', `no merge base: ${source} and ${dest} share no commit`, { details: { source, dest } })
+    return { base: base as CommitId, source: s.id as CommitId, dest: d.id as CommitId }
+  }
+
+  /** LK_DIRTY_BRANCH when the branch has staged changes, or sealed ones of a commit in flight */
+  async #refuseDirty (ctx: RepoCtx, branch: string, state: BranchState, what: string): Promise<void> {
+    const view = await ctx.staging.view(this.#tokens(state))
+    if (view.map.size > 0 || inflightAlive(state.inflight)) {
+      throw new LkError('LK_DIRTY_BRANCH', `${what}: ${branch}: uncommitted changes (dirty branch)`, { details: { branch, staged: view.map.size } })
+    }
+  }
+
+  /**
+   * The tree of a three-way merge of `src` onto `dest` over `base` (metarange ids; EMPTY_METARANGE_ID
+   * for none), as graveler's committed manager: LK_NOTHING_TO_COMMIT when the source brings no
+   * change since the base (unless allowEmpty), the source's tree when the destination did not
+   * change, else the destination with the source's changes (conflicts per strategy).
+   */
+  async #mergeTrees (ctx: RepoCtx, dest: string, src: string, base: string | undefined, strategy: MergeStrategy, what: string, allowEmpty: boolean): Promise<string> {
+    const read = async (id: string | undefined): Promise<Metarange> => id === undefined || id === EMPTY_METARANGE_ID ? EMPTY_METARANGE : await ctx.index.readMetarange(id)
+    const baseMr = await read(base)
+    const srcMr = await read(src)
+    if (!allowEmpty && (src === base || (await diffIndexes(ctx.index, baseMr, srcMr).next()).done === true)) {
+      throw new LkError('LK_NOTHING_TO_COMMIT', `${what}: no changes (the source brings nothing new since the merge base)`, { details: { base: base ?? null } })
+    }
+    if (dest === base) return src === EMPTY_METARANGE_ID ? await ctx.index.writeMetarange(EMPTY_METARANGE) : src
+    const destMr = await read(dest)
+    const changes = await this.#threeWay(ctx, baseMr, srcMr, destMr, strategy)
+    if (changes.length === 0) return dest
+    return (await applyChanges(ctx.index, destMr, [changes])).metarangeId
+  }
+
   /** the changes to bring onto dest: source's changes since base, conflicts per strategy */
-  async #threeWay (ctx: RepoCtx, base: Metarange, src: Metarange, dest: Metarange, strategy: 'fail' | 'source-wins' | 'dest-wins'): Promise<IndexChange[]> {
+  async #threeWay (ctx: RepoCtx, base: Metarange, src: Metarange, dest: Metarange, strategy: MergeStrategy): Promise<IndexChange[]> {
     const srcDiff = diffIndexes(ctx.index, base, src)
     const destDiff = diffIndexes(ctx.index, base, dest)
     let s = await srcDiff.next()
@@ -968,7 +1134,7 @@ export class Store {
       s = await srcDiff.next()
     }
     if (conflicts.length > 0) {
-      throw new LkError('LK_MERGE_CONFLICT', `merge conflict on ${conflicts.length} path(s): ${conflicts.slice(0, 5).join(', ')}${conflicts.length > 5 ? ', ...' : ''}`, { details: { conflicts } })
+      throw new LkError('LK_MERGE_CONFLICT', `conflict found: ${conflicts.length} path(s) changed on both sides: ${conflicts.slice(0, 5).join(', ')}${conflicts.length > 5 ? ', ...' : ''}`, { details: { conflicts } })
     }
     return changes
   }
@@ -984,7 +1150,7 @@ export class Store {
     const ctx = await this.#repo(repo)
     const heads: string[] = []
     let refs = 0
-    for (const b of await this.listBranches(repo)) { heads.push(b.commitId); refs++ }
+    for (const b of await this.listBranches(repo, { showHidden: true })) { heads.push(b.commitId); refs++ }
     for (const t of await this.listTags(repo)) { heads.push(t.commitId); refs++ }
     const seenCommits = new Set<string>()
     const seenRanges = new Set<string>()

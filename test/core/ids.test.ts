@@ -2,7 +2,7 @@
 // what they accept, what they refuse, and with which catalogue code.
 
 import t from 'tap'
-import { repoName, branchName, tagName, refExpr, commitId, isCommitId, objectPath, pathPrefix } from '../../lib/core/ids.js'
+import { repoName, branchName, tagName, refExpr, commitId, isCommitId, objectPath, pathPrefix, objectKey, keyPrefix, isMappablePath } from '../../lib/core/ids.js'
 import { parseUri, formatUri } from '../../lib/core/uri.js'
 
 const HEX64 = 'a'.repeat(40) + '0123456789abcdef0123456789'.slice(0, 24)
@@ -14,20 +14,27 @@ t.test('repository names', async (t) => {
   }
 })
 
-t.test('branch and tag names', async (t) => {
-  for (const ok of ['main', 'exp-42', 'feature/new-loader', 'v1.0', 'release_2026.11', 'A', '_x', HEX64]) {
+t.test('branch and tag names follow lakeFS', async (t) => {
+  // lakeFS's branch rule ^\w[-\w]*$ (ASCII \w, as in Go)
+  for (const ok of ['main', 'exp-42', 'exp-lr-0_1', 'A', '_x', 'x-', HEX64]) {
     t.equal(branchName(ok), ok, ok)
     t.equal(tagName(ok), ok, `tag ${ok}`)
   }
-  for (const bad of ['', '-main', '.hidden', 'a..b', 'a/', 'a.', 'a//b', 'x.lock', 'a b', 'a~1', 'a^', 'a:b', 'a\0b', '/main', 'a'.repeat(257), 'é']) {
-    t.throws(() => branchName(bad), { code: 'LK_BAD_NAME' }, `branch ${JSON.stringify(bad)}`)
-    t.throws(() => tagName(bad), { code: 'LK_BAD_NAME' }, `tag ${JSON.stringify(bad)}`)
+  for (const bad of ['', '-main', '.hidden', 'exp-lr-0.1', 'feature/new-loader', 'v1.0', 'a b', 'a~1', 'é', 'a\0b']) {
+    t.throws(() => branchName(bad), { code: 'LK_BAD_NAME', message: /letters, digits, "_" and "-"/ }, `branch ${JSON.stringify(bad)}`)
   }
+  // lakeFS's tag rule (git's check-ref-format without '/'); '~' starts a ref expression here
+  for (const ok of ['v1.0', 'release_2026.11', '-x', 'é', 'a@b']) t.equal(tagName(ok), ok, `tag ${ok}`)
+  for (const bad of ['', '@', 'a..b', 'a/b', 'a.', 'x.lock', 'a b', 'a~1', 'a^', 'a:b', 'a?', 'a*', 'a[', 'a\\b', 'a@{1', 'a\0b', 'tab\t']) {
+    t.throws(() => tagName(bad), { code: 'LK_BAD_NAME', message: /tag names/ }, `tag ${JSON.stringify(bad)}`)
+  }
+  // names lk-mount created before it followed lakeFS stay usable as refs (read, merge from, delete)
+  for (const old of ['feature/x', 'exp-lr-0.1']) t.equal(refExpr(old), old, `legacy ${old}`)
 })
 
 t.test('ref expressions', async (t) => {
   for (const ok of ['main', 'main~2', 'main~', 'main^', 'main^^', 'v1.0~3^', 'feature/x~1', HEX64, `${HEX64}~1`]) t.equal(refExpr(ok), ok, ok)
-  for (const bad of ['', '~2', '^', 'main~2x', 'ma~in', 'a..b', '-x~1', 'a b~1', 'main~-1']) {
+  for (const bad of ['', '~2', '^', 'main~2x', 'ma~in', 'a..b', 'a b~1', 'main~-1']) {
     t.throws(() => refExpr(bad), { code: 'LK_BAD_NAME' }, JSON.stringify(bad))
   }
 })
@@ -103,7 +110,7 @@ t.test('lakefs:// URIs', async (t) => {
     ['lakefs://repo//a', {}, 'LK_BAD_URI'],
     ['lakefs://Repo/main', {}, 'LK_BAD_NAME'],
     ['lakefs://re/main', {}, 'LK_BAD_NAME'],
-    ['lakefs://repo/-main', {}, 'LK_BAD_NAME'],
+    ['lakefs://repo/a b', {}, 'LK_BAD_NAME'],
     ['lakefs://repo/a..b', {}, 'LK_BAD_NAME'],
     ['lakefs://repo/main/../x', {}, 'LK_BAD_PATH'],
     ['lakefs://repo/main/a/../../x', {}, 'LK_BAD_PATH'],
@@ -123,4 +130,16 @@ t.test('formatUri round-trips', async (t) => {
     const u = parseUri(uri)
     t.equal(formatUri(u), uri, uri)
   }
+})
+
+t.test('object keys follow lakeFS: any non-empty key of at most 1024 bytes', async (t) => {
+  for (const ok of ['dir/', 'a//b', '/abs', '../x', 'a/./b', 'x'.repeat(1024)]) {
+    t.equal(objectKey(ok), ok, JSON.stringify(ok.slice(0, 20)))
+    t.equal(keyPrefix(ok), ok)
+  }
+  for (const bad of ['', 'a\0b', 'x'.repeat(1025)]) t.throws(() => objectKey(bad), { code: 'LK_BAD_PATH' }, JSON.stringify(bad.slice(0, 20)))
+  t.equal(keyPrefix(''), '')
+  // what a mount or sync can map to a file under its root
+  for (const p of ['a', 'train/x.jpg']) t.ok(isMappablePath(p), p)
+  for (const p of ['dir/', 'a//b', '/abs', '../x', 'a/./b', '..']) t.notOk(isMappablePath(p), p)
 })

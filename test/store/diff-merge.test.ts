@@ -44,18 +44,23 @@ t.test('diff between refs: added, removed, changed; prefix; paging', async t => 
   t.equal(await codeOf(remote.diff(repo, base, 'nope')), 'LK_REF_NOT_FOUND')
 })
 
-t.test('merge: fast-forward, three-way, conflicts and strategies', async t => {
+t.test('merge: always a merge commit (as lakeFS), three-way, conflicts and strategies', async t => {
   const remote = await setup(t)
   const base = await remote.resolveRef(repo, 'main')
   await remote.createBranch(repo, B('feat'), 'main')
   await remote.putObject(repo, B('feat'), P('f1'), buf('feature'))
   const f1 = (await remote.commit(repo, B('feat'), { message: 'feat 1' })).id
-  // main has not moved: fast-forward
+  // main has not moved: lakeFS still writes a merge commit [main, feat] with the source's tree
   const ff = await remote.merge(repo, 'feat', B('main'))
-  t.same(ff, { commitId: f1, fastForward: true })
-  t.equal(await remote.resolveRef(repo, 'main'), f1)
-  // merging again: nothing new, nothing moves
-  t.same(await remote.merge(repo, 'feat', B('main')), { commitId: f1, fastForward: false })
+  t.not(ff.commitId, f1)
+  const ffc = await remote.getCommit(repo, ff.commitId)
+  t.same(ffc.parents, [base, f1])
+  t.same(ffc.metadata, { '.lakefs.merge.strategy': 'default' })
+  t.equal(ffc.message, "Merge 'feat' into 'main'")
+  t.equal(ffc.metaRangeId, (await remote.getCommit(repo, f1)).metaRangeId, 'the source tree, unchanged')
+  // merging again: nothing new is refused with lakeFS's "no changes", nothing moves
+  t.equal(await codeOf(remote.merge(repo, 'feat', B('main'))), 'LK_NOTHING_TO_COMMIT')
+  t.equal(await remote.resolveRef(repo, 'main'), ff.commitId)
 
   // diverged, no overlap: a merge commit with two parents
   await remote.putObject(repo, B('feat'), P('a'), buf('feat a'))
@@ -67,10 +72,9 @@ t.test('merge: fast-forward, three-way, conflicts and strategies', async t => {
   await remote.putObject(repo, B('feat'), P('same'), buf('same on both'))
   await remote.commit(repo, B('feat'), { message: 'feat same' })
   const r = await remote.merge(repo, 'feat', B('main'), { message: 'merge feat', metadata: { why: 'test' } })
-  t.equal(r.fastForward, false)
   const mc = await remote.getCommit(repo, r.commitId)
   t.same(mc.parents, [m1, await remote.resolveRef(repo, 'feat')], 'dest head first, then source')
-  t.same(mc.metadata, { why: 'test' })
+  t.same(mc.metadata, { why: 'test', '.lakefs.merge.strategy': 'default' })
   const read = async (ref: string, p: string): Promise<string> => (await remote.readRange(repo, await remote.statObject(repo, ref, P(p)), 0, 100)).toString()
   t.equal(await read('main', 'a'), 'feat a')
   t.equal(await read('main', 'c'), 'main c')
@@ -79,7 +83,7 @@ t.test('merge: fast-forward, three-way, conflicts and strategies', async t => {
   t.equal(await read('main', 'same'), 'same on both', 'identical change on both sides is no conflict')
   // the log walks the merge's both parents, newest first
   const msgs = (await collect(remote.log(repo, 'main'))).map(c => c.message)
-  t.same(msgs, ['merge feat', 'feat same', 'main 1', 'feat 2', 'feat 1', 'base', 'Repository created'])
+  t.same(msgs, ['merge feat', 'feat same', 'main 1', 'feat 2', "Merge 'feat' into 'main'", 'feat 1', 'base', 'Repository created'])
   t.ok(f2)
 
   // conflicts: both sides change the same paths differently (change/change, change/delete)
@@ -120,8 +124,10 @@ t.test('merge: fast-forward, three-way, conflicts and strategies', async t => {
   t.equal(await remote.resolveRef(repo, 'v1'), base)
   // merging a tag or commit into a branch works
   await remote.createBranch(repo, B('old'), base)
-  const fromTag = await remote.merge(repo, 'main', B('old'))
-  t.equal(fromTag.fastForward, true)
+  const fromTag = await remote.merge(repo, 'v1', B('old'), { allowEmpty: true })
+  t.same((await remote.getCommit(repo, fromTag.commitId)).parents, [base, base], 'allowEmpty: a merge commit even with nothing new')
+  const fromMain = await remote.merge(repo, 'main', B('old'))
+  t.same((await remote.getCommit(repo, fromMain.commitId)).parents, [fromTag.commitId, await remote.resolveRef(repo, 'main')])
 })
 
 t.test('a commit rewrites only the ranges its changes touch; diff skips shared ranges', async t => {

@@ -16,7 +16,7 @@ import { LkError } from '../../lib/core/errors.js'
 import type { BranchName, Checksum, CommitId, ObjectPath, RefExpr, RepoName, TagName } from '../../lib/core/ids.js'
 import type {
   Change, CommitChangesOptions, CommitInfo, CommitOptions, Content, DiffOptions, DiffPage, DiffEntry, ListOptions,
-  ListPage, MergeOptions, MergeResult, Metadata, ObjectStat, PutOptions, RefInfo, Remote, RepoInfo, ResetTarget, ListEntry,
+  ListPage, MergeOptions, MergeResult, MergeBase, Metadata, ObjectStat, PutOptions, RefInfo, Remote, RepoInfo, ResetTarget, ListEntry,
 } from '../../lib/remote/types.js'
 
 interface Obj { stat: ObjectStat, data: Buffer }
@@ -356,6 +356,12 @@ export class MemoryRemote implements Remote {
   async merge (_repo: RepoName, _source: RefExpr | string, _dest: BranchName, _opts?: MergeOptions): Promise<MergeResult> {
     throw new LkError('LK_UNSUPPORTED', 'MemoryRemote does not merge; use LocalRemote for merge tests')
   }
+
+  // history rewriting is the embedded store's and lakeFS's business: tests of it use LocalRemote
+  async revert (): Promise<CommitInfo> { throw new LkError('LK_UNSUPPORTED', 'MemoryRemote does not revert; use LocalRemote') }
+  async cherryPick (): Promise<CommitInfo> { throw new LkError('LK_UNSUPPORTED', 'MemoryRemote does not cherry-pick; use LocalRemote') }
+  async hardReset (): Promise<RefInfo> { throw new LkError('LK_UNSUPPORTED', 'MemoryRemote does not hard-reset; use LocalRemote') }
+  async findMergeBase (): Promise<MergeBase> { throw new LkError('LK_UNSUPPORTED', 'MemoryRemote does not find merge bases; use LocalRemote') }
 
   async close (): Promise<void> {}
 }
