@@ -53,6 +53,11 @@ export interface ObjectStat {
   metadata: Metadata
   /** where the bytes live (blob key, s3://..., presign target); opaque to callers */
   physicalAddress: string
+  /**
+   * the embedded store only: what lakeFS would report as the checksum (MD5 hex of an upload, the
+   * client's checksum of a linked one), which lk-mount serve answers; `checksum` stays the key
+   */
+  etag?: string
 }
 
 export type ListEntry =
@@ -161,6 +166,8 @@ export interface MergeBase {
 export interface PutOptions {
   contentType?: string
   metadata?: Metadata
+  /** putExisting: the checksum the uploader reported (lakeFS keeps the client's for links) */
+  etag?: string
   /** seconds since the epoch; defaults to now */
   mtime?: number
 }

@@ -193,7 +193,9 @@ const commitJson = (c: CommitInfo): S['Commit'] => ({ id: c.id, parents: c.paren
 const physicalAddressOf = (a: string): string => a.startsWith('/') ? `local://${a}` : a
 
 async function statJson (d: Deps, s: ObjectStat, opts: { presign: boolean, userMetadata: boolean }): Promise<S['ObjectStats']> {
-  const o: S['ObjectStats'] = { path: s.path, path_type: 'object', physical_address: physicalAddressOf(s.physicalAddress), checksum: s.checksum, size_bytes: s.size, mtime: s.mtime, content_type: s.contentType }
+  // lakeFS's checksum: the MD5 hex of an upload (its S3 ETag), the client's for a link; the
+  // store's sha256 only for entries that never had one (bulk imports, older stores)
+  const o: S['ObjectStats'] = { path: s.path, path_type: 'object', physical_address: physicalAddressOf(s.physicalAddress), checksum: s.etag ?? s.checksum, size_bytes: s.size, mtime: s.mtime, content_type: s.contentType }
   if (opts.userMetadata) o.metadata = s.metadata
   if (opts.presign && d.presigner !== undefined) {
     const url = await d.presigner.presignGet(s.physicalAddress, d.presignSeconds)
@@ -594,7 +596,7 @@ export function routes (d: Deps): Handler[] {
       const url = await d.presigner.presignGet(s.physicalAddress, d.presignSeconds)
       if (url !== undefined) { c.res.writeHead(302, { location: url }).end(); return undefined }
     }
-    const etag = `"${s.checksum}"`
+    const etag = `"${s.etag ?? s.checksum}"`
     const common = { etag, 'last-modified': new Date(s.mtime * 1000).toUTCString(), 'accept-ranges': 'bytes', 'content-type': s.contentType }
     if (c.req.headers['if-none-match'] === etag) { c.res.writeHead(304, { etag }).end(); return undefined }
     const range = parseRange(c.req.headers.range, s.size)
@@ -735,7 +737,10 @@ export function routes (d: Deps): Handler[] {
       }
       const declared = b.size_bytes
       if (typeof declared === 'number' && declared !== size) throw bad(`size_bytes ${declared} does not match the uploaded ${size} bytes`)
-      const opts: { contentType?: string, metadata?: Metadata, mtime?: number } = {}
+      const opts: { contentType?: string, metadata?: Metadata, mtime?: number, etag?: string } = {}
+      // lakeFS records the checksum the client reports for a linked upload (the object store's ETag)
+      const clientChecksum = str(b, 'checksum')
+      if (clientChecksum !== undefined && clientChecksum !== '') opts.etag = clientChecksum
       const ct = str(b, 'content_type')
       if (ct !== undefined && ct !== '') opts.contentType = ct
       const md = metadataOf(b.user_metadata, 'user_metadata')

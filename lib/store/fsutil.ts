@@ -11,15 +11,18 @@ export const randomName = (bytes = 12): string => randomBytes(bytes).toString('h
 
 export const sha256Hex = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex')
 
-export async function sha256File (file: string): Promise<{ sha256: string, size: number }> {
+/** sha256 (the content address) and MD5 (what lakeFS reports as the checksum) of a file, in one read */
+export async function sha256File (file: string): Promise<{ sha256: string, md5: string, size: number }> {
   const h = createHash('sha256')
+  const m = createHash('md5')
   let size = 0
   for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
     const b = chunk as Buffer
     size += b.length
     h.update(b)
+    m.update(b)
   }
-  return { sha256: h.digest('hex'), size }
+  return { sha256: h.digest('hex'), md5: m.digest('hex'), size }
 }
 
 export function isErrno (e: unknown, ...codes: string[]): boolean {

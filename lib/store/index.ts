@@ -36,6 +36,12 @@ export interface Entry {
   metadata: Metadata
   /** blob key of the content (equals checksum for content written through the store) */
   address: string
+  /**
+   * what lakeFS reports as the object's checksum: the MD5 hex of the content (the S3 ETag) for
+   * uploads, the client's checksum for linked uploads; absent for entries written before it was
+   * kept and for bulk imports (the sha256 `checksum` is reported then). Not part of identity.
+   */
+  etag?: string
 }
 
 /** a change to apply: an entry to put, or null to delete the path */
@@ -78,14 +84,20 @@ export function sameIdentity (a: Entry | null | undefined, b: Entry | null | und
   return ka.every(k => b.metadata[k] === a.metadata[k])
 }
 
-type EncodedEntry = [string, string, number, number, string, Metadata | 0, string | 0]
+// the eighth element (etag) is optional: ranges written before it existed decode unchanged
+type EncodedEntry = [string, string, number, number, string, Metadata | 0, string | 0, string?]
 
-const encodeEntry = (e: Entry): EncodedEntry =>
-  [e.path, e.checksum, e.size, e.mtime, e.contentType, Object.keys(e.metadata).length === 0 ? 0 : e.metadata, e.address === e.checksum ? 0 : e.address]
+const encodeEntry = (e: Entry): EncodedEntry => {
+  const x: EncodedEntry = [e.path, e.checksum, e.size, e.mtime, e.contentType, Object.keys(e.metadata).length === 0 ? 0 : e.metadata, e.address === e.checksum ? 0 : e.address]
+  if (e.etag !== undefined) x.push(e.etag)
+  return x
+}
 
-const decodeEntry = (x: EncodedEntry): Entry => ({
-  path: x[0], checksum: x[1], size: x[2], mtime: x[3], contentType: x[4], metadata: x[5] === 0 ? {} : x[5], address: x[6] === 0 ? x[1] : x[6],
-})
+const decodeEntry = (x: EncodedEntry): Entry => {
+  const e: Entry = { path: x[0], checksum: x[1], size: x[2], mtime: x[3], contentType: x[4], metadata: x[5] === 0 ? {} : x[5], address: x[6] === 0 ? x[1] : x[6] }
+  if (typeof x[7] === 'string') e.etag = x[7]
+  return e
+}
 
 export const EMPTY_METARANGE: Metarange = { v: 1, ranges: [] }
 

@@ -557,16 +557,16 @@ export class Store {
   #tokens (b: BranchState): string[] { return [...b.sealed].reverse().concat(b.staging) }
 
   /** uploads content to the blob store (skipping bytes it already has) and returns its hash */
-  async #ingest (content: Content): Promise<{ checksum: string, size: number }> {
+  async #ingest (content: Content): Promise<{ checksum: string, size: number, etag: string }> {
     if (content === null || typeof content !== 'object') throw new LkError('LK_USAGE', 'missing content')
     if (content.kind === 'buffer') {
       if (!Buffer.isBuffer(content.data)) throw new LkError('LK_USAGE', 'buffer content needs a Buffer')
       const checksum = sha256Hex(content.data)
       if (!await this.blobs.has(checksum)) await this.blobs.put(checksum, { kind: 'buffer', data: content.data })
-      return { checksum, size: content.data.length }
+      return { checksum, size: content.data.length, etag: createHash('md5').update(content.data).digest('hex') }
     }
     if (content.kind === 'file') {
-      let h: { sha256: string, size: number }
+      let h: { sha256: string, md5: string, size: number }
       try { h = await sha256File(content.file) } catch (e) {
         if (isErrno(e, 'ENOENT')) throw new LkError('LK_USAGE', `content file ${content.file} does not exist`, { cause: e })
         throw e
@@ -575,19 +575,20 @@ export class Store {
         throw new LkError('LK_USAGE', `content file ${content.file} does not match its sha256 (it changed after it was hashed)`, { details: { file: content.file } })
       }
       if (!await this.blobs.has(h.sha256)) await this.blobs.put(h.sha256, { kind: 'file', file: content.file, size: h.size })
-      return { checksum: h.sha256, size: h.size }
+      return { checksum: h.sha256, size: h.size, etag: h.md5 }
     }
     if (content.kind === 'stream') {
       // spool to a temp file while hashing, then store it like a file
       const tmp = path.join(this.dir, 'tmp', randomName())
       const hash = createHash('sha256')
+      const md5 = createHash('md5')
       let size = 0
-      const tap = new Transform({ transform (chunk: Buffer, _enc, cb) { hash.update(chunk); size += chunk.length; cb(null, chunk) } })
+      const tap = new Transform({ transform (chunk: Buffer, _enc, cb) { hash.update(chunk); md5.update(chunk); size += chunk.length; cb(null, chunk) } })
       try {
         await pipeline(content.stream, tap, createWriteStream(tmp))
         const checksum = hash.digest('hex')
         if (!await this.blobs.has(checksum)) await this.blobs.put(checksum, { kind: 'file', file: tmp, size })
-        return { checksum, size }
+        return { checksum, size, etag: md5.digest('hex') }
       } finally {
         await rm(tmp, { force: true })
       }
@@ -595,10 +596,12 @@ export class Store {
     throw new LkError('LK_USAGE', `unknown content kind ${JSON.stringify((content as { kind?: unknown }).kind)}`)
   }
 
-  #entry (p: string, blob: { checksum: string, size: number }, opts: { contentType?: string | undefined, metadata?: Metadata | undefined, mtime?: number | undefined }): Entry {
+  #entry (p: string, blob: { checksum: string, size: number, etag?: string | undefined }, opts: { contentType?: string | undefined, metadata?: Metadata | undefined, mtime?: number | undefined }): Entry {
     const mtime = opts.mtime ?? Math.floor(this.#clock.now() / 1000)
     if (!Number.isFinite(mtime)) throw new LkError('LK_USAGE', 'mtime must be a number of seconds')
-    return { path: p, checksum: blob.checksum, size: blob.size, mtime, contentType: opts.contentType ?? DEFAULT_CONTENT_TYPE, metadata: validMetadata(opts.metadata), address: blob.checksum }
+    const e: Entry = { path: p, checksum: blob.checksum, size: blob.size, mtime, contentType: opts.contentType ?? DEFAULT_CONTENT_TYPE, metadata: validMetadata(opts.metadata), address: blob.checksum }
+    if (blob.etag !== undefined && blob.etag !== '') e.etag = blob.etag
+    return e
   }
 
   /**
@@ -726,7 +729,9 @@ export class Store {
   // ---- objects ----
 
   #stat (e: Entry): ObjectStat {
-    return { path: e.path as ObjectPath, checksum: e.checksum as Checksum, size: e.size, mtime: e.mtime, contentType: e.contentType, metadata: e.metadata, physicalAddress: this.blobs.address(e.address) }
+    const s: ObjectStat = { path: e.path as ObjectPath, checksum: e.checksum as Checksum, size: e.size, mtime: e.mtime, contentType: e.contentType, metadata: e.metadata, physicalAddress: this.blobs.address(e.address) }
+    if (e.etag !== undefined) s.etag = e.etag
+    return s
   }
 
   /** the entry a ref shows at a path (staging first when the ref is a branch) */
@@ -852,7 +857,7 @@ export class Store {
     }
     const cur = await this.#requireBranch(ctx, branch)
     validMetadata(opts.metadata)
-    const e = { ...this.#entry(p, { checksum: blob.sha256, size: blob.size }, opts), address: blob.address }
+    const e = { ...this.#entry(p, { checksum: blob.sha256, size: blob.size, etag: opts.etag }, opts), address: blob.address }
     await this.#stage(ctx, branch, [{ p, e }], cur.value)
     return this.#stat(e)
   }

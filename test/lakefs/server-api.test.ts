@@ -88,7 +88,7 @@ t.test('raw API through the spec proxy', async t => {
   t.equal(full.status, 200)
   t.equal(await full.text(), '0123456789abcdef')
   const etag = full.headers.get('etag') ?? ''
-  t.match(etag, /^"[0-9a-f]{64}"$/)
+  t.equal(etag, '"4032af8d61035123906e58e067140cc5"', "the MD5 hex, as lakeFS's ETag")
   const r1 = await call('GET', obj, { headers: { range: 'bytes=2-5' } })
   t.equal(r1.status, 206)
   t.equal(r1.headers.get('content-range'), 'bytes 2-5/16')
