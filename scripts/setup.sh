@@ -6,7 +6,9 @@
 #   1. installs missing Debian packages (apt-get update only when something is missing):
 #        always:      libfuse2 (fuse-native's addon loads libfuse.so.2), fuse3 (fusermount),
 #                     attr (getfattr/setfattr for the xattr tests), python3
-#        with --test: radosgw ceph-mon ceph-osd (a single-node Ceph RGW for the S3 tests)
+#        with --test: radosgw ceph-mon ceph-osd (a single-node Ceph RGW for the S3 tests),
+#                     python3-pydantic python3-urllib3 python3-dateutil python3-typing-extensions
+#                     (lakeFS's own Python clients, ../shared/vendor/lakefs-python, in test/lakefs/sdk.test.ts)
 #        with --bench: those and rclone s3fs (the peers the benchmark suite compares with)
 #      Never the Debian package `fuse`: it conflicts with fuse3.
 #   2. runs `npm ci` when node_modules is missing or package-lock.json changed since the last
@@ -44,7 +46,7 @@ die() { echo "setup: ERROR: $*" >&2; exit 1; }
 # ---- 1. Debian packages -------------------------------------------------------------------------
 
 packages=(libfuse2 fuse3 attr python3)
-if [ "$want_test" = 1 ]; then packages+=(radosgw ceph-mon ceph-osd); fi
+if [ "$want_test" = 1 ]; then packages+=(radosgw ceph-mon ceph-osd python3-pydantic python3-urllib3 python3-dateutil python3-typing-extensions); fi
 if [ "$want_bench" = 1 ]; then packages+=(rclone s3fs); fi
 
 installed() {

@@ -37,6 +37,8 @@ export const KNOWN_DEVIATIONS: Record<string, string> = {
   'updateObjectUserMetadata 204': 'real lakeFS answers 204 No Content; the spec says 201',
 }
 
+const GO_BOOLEANS = new Set(['1', 't', 'T', 'TRUE', 'true', 'True', '0', 'f', 'F', 'FALSE', 'false', 'False'])
+
 /** OpenAPI 3.0 → JSON Schema: nullable becomes a type union; $refs point into the registered spec */
 function convert (node: unknown): unknown {
   if (Array.isArray(node)) return node.map(convert)
@@ -136,7 +138,8 @@ export class SpecChecker {
           if (!/^-?\d+$/.test(v)) problems.push(`query "${name}"=${v} is not an integer`)
           if (typeof p.schema?.minimum === 'number' && n < p.schema.minimum) problems.push(`query "${name}"=${v} below ${p.schema.minimum}`)
           if (typeof p.schema?.maximum === 'number' && n > p.schema.maximum) problems.push(`query "${name}"=${v} above ${p.schema.maximum}`)
-        } else if (type === 'boolean' && v !== 'true' && v !== 'false') {
+        } else if (type === 'boolean' && !GO_BOOLEANS.has(v)) {
+          // lakeFS's generated server parses booleans with Go's strconv.ParseBool (the Python SDK sends True/False)
           problems.push(`query "${name}"=${v} is not a boolean`)
         }
       }
