@@ -7,7 +7,7 @@
 import { metadataMatches, type FindPage } from '../lib/control/methods/find.js'
 import type { ParamsOf } from '../lib/control/methods/index.js'
 import { LkError } from '../lib/core/errors.js'
-import type { CommitInfo, ObjectStat, Remote } from '../lib/remote/types.js'
+import type { CommitInfo, LogOptions, ObjectStat, Remote } from '../lib/remote/types.js'
 
 /** the Remote's page cap: asking for more is pointless */
 const LIST_PAGE = 1000
@@ -38,9 +38,17 @@ export async function findPage (r: Remote, p: ParamsOf<'find'>, signal?: AbortSi
 export async function logMatching (r: Remote, p: ParamsOf<'log'>): Promise<CommitInfo[]> {
   if (p.uri.ref === undefined) throw new LkError('LK_BAD_URI', `lakefs://${p.uri.repo} names no ref`)
   const out: CommitInfo[] = []
-  // without a filter, amount bounds the walk; with one it bounds the answer (the walk goes on
-  // through the history until enough commits match)
-  for await (const c of r.log(p.uri.repo, p.uri.ref, p.meta === undefined ? { amount: p.amount } : {})) {
+  // without a metadata filter, amount bounds the walk; with one it bounds the answer (the walk
+  // goes on through the history until enough commits match). Path, since and first-parent
+  // filters are the Remote's (lakeFS's log parameters).
+  const opts: LogOptions = {
+    ...(p.meta === undefined ? { amount: p.amount } : {}),
+    ...(p.paths.length === 0 ? {} : { objects: p.paths }),
+    ...(p.prefixes.length === 0 ? {} : { prefixes: p.prefixes }),
+    ...(p.since === undefined ? {} : { since: p.since }),
+    ...(p.firstParent ? { firstParent: true } : {}),
+  }
+  for await (const c of r.log(p.uri.repo, p.uri.ref, opts)) {
     if (p.meta === undefined || metadataMatches(c.metadata, p.meta)) out.push(c)
     if (out.length >= p.amount) break
   }

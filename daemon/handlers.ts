@@ -81,6 +81,24 @@ export function registerHandlers (server: ControlServer, d: HandlerDeps): void {
       await r.deleteBranch(p.repo, p.name)
       return { deleted: p.name }
     })
+    .handle('branch.reset', async (p) => {
+      const r = await d.remoteFor(p.target)
+      if (p.hard !== undefined) return { ...(await r.hardReset(p.repo, p.branch, p.hard)), branch: p.branch, dropped: false }
+      const kind = await r.refKind(p.repo, p.branch)
+      if (kind !== 'branch') throw new LkError('LK_NOT_A_BRANCH', `${p.branch} is a ${kind}, not a branch`)
+      await r.resetBranch(p.repo, p.branch, { type: 'all' })
+      return { branch: p.branch, commitId: await r.resolveRef(p.repo, p.branch), dropped: true }
+    })
+    .handle('revert', async (p) => await (await d.remoteFor(p.target)).revert(p.repo, p.branch, p.commit, {
+      ...(p.parent === undefined ? {} : { parentNumber: p.parent }),
+      ...(p.message === undefined ? {} : { message: p.message }),
+      ...(p.metadata === undefined ? {} : { metadata: p.metadata }),
+      allowEmpty: p.allowEmpty,
+    }))
+    .handle('cherry-pick', async (p) => await (await d.remoteFor(p.target)).cherryPick(p.repo, p.branch, p.commit, {
+      ...(p.parent === undefined ? {} : { parentNumber: p.parent }),
+      ...(p.message === undefined ? {} : { message: p.message }),
+    }))
     .handle('tag.create', async (p) => {
       if (p.ref.repo !== p.repo) throw new LkError('LK_USAGE', `the tagged ref must be of ${p.repo}, got lakefs://${p.ref.repo}`)
       return await (await d.remoteFor(p.target)).createTag(p.repo, p.name, refOf(p.ref))
@@ -154,6 +172,7 @@ export function registerHandlers (server: ControlServer, d: HandlerDeps): void {
         strategy: p.strategy,
         ...(p.message === undefined ? {} : { message: p.message }),
         ...(p.metadata === undefined ? {} : { metadata: p.metadata }),
+        allowEmpty: p.allowEmpty,
       })
     })
 

@@ -32,7 +32,7 @@ for arg in "$@"; do
     --bench) want_test=1; want_bench=1 ;;
     --no-build) build=0 ;;
     --force-npm) force_npm=1 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "setup.sh: unknown option $arg (try --help)" >&2; exit 2 ;;
   esac
 done

@@ -42,9 +42,25 @@ const del: CommandModule<GlobalArgs, GlobalArgs & { uri: string }> = {
   },
 }
 
+const reset: CommandModule<GlobalArgs, GlobalArgs & { uri: string, hard?: string }> = {
+  command: 'reset <uri>',
+  describe: METHODS['branch.reset'].title,
+  builder: (y) => y
+    .positional('uri', { type: 'string', demandOption: true, describe: 'lakefs://<repo>/<branch>' })
+    .option('hard', { type: 'string', describe: 'move the branch to this ref (a commit id, main~2, a tag, or lakefs://<repo>/<ref>)' })
+    .example('$0 branch reset lakefs://images/exp-42', 'drop the uncommitted changes')
+    .example('$0 branch reset lakefs://images/exp-42 --hard exp-42~1', 'drop the last commit from the branch')
+    .epilog(METHODS['branch.reset'].help),
+  handler: async (a) => {
+    const r = await call(a, 'branch.reset', { target: targetOf(a), uri: a.uri, ...(a.hard === undefined ? {} : { hard: a.hard }) })
+    if (a.json) printJson(r)
+    else out(r.dropped ? `dropped the uncommitted changes of ${a.uri} (at ${shortId(r.commitId)})` : `moved ${a.uri} to ${shortId(r.commitId)}`)
+  },
+}
+
 export const branchCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'branch <command>',
-  describe: 'Create, list and delete branches',
-  builder: (y: Argv<GlobalArgs>) => y.command(create).command(list).command(del).demandCommand(1, 'name a branch subcommand: create, list or delete'),
+  describe: 'Create, list, delete and reset branches',
+  builder: (y: Argv<GlobalArgs>) => y.command(create).command(list).command(del).command(reset).demandCommand(1, 'name a branch subcommand: create, list, delete or reset'),
   handler: () => {},
 }

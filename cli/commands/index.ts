@@ -11,6 +11,8 @@ import { catCommand } from './cat.js'
 import { logCommand, showCommand } from './log.js'
 import { diffCommand } from './diff.js'
 import { mergeCommand } from './merge.js'
+import { revertCommand } from './revert.js'
+import { cherryPickCommand } from './cherry-pick.js'
 import { mountCommand, umountCommand, commitCommand, prefetchCommand } from './mount.js'
 import { statusCommand } from './status.js'
 import { daemonCommand } from './daemon.js'
@@ -23,6 +25,6 @@ import { syncCommand, pullCommand } from './sync.js'
 export const COMMANDS = [
   mountCommand, umountCommand, commitCommand, statusCommand, prefetchCommand, runCommand,
   syncCommand, pullCommand,
-  repoCommand, branchCommand, tagCommand, importCommand, lsCommand, catCommand, logCommand, showCommand, findCommand, diffCommand, mergeCommand,
+  repoCommand, branchCommand, tagCommand, importCommand, lsCommand, catCommand, logCommand, showCommand, findCommand, diffCommand, mergeCommand, revertCommand, cherryPickCommand,
   daemonCommand, serveCommand, doctorCommand,
 ] as unknown as Array<CommandModule<GlobalArgs, GlobalArgs>>

@@ -20,19 +20,34 @@ export function printCommit (c: CommitInfo): void {
   out()
 }
 
-export const logCommand: CommandModule<GlobalArgs, GlobalArgs & { uri: string, amount: number, meta?: string[] }> = {
+export const logCommand: CommandModule<GlobalArgs, GlobalArgs & { uri: string, amount: number, meta?: string[], path?: string[], prefix?: string[], since?: string, firstParent?: boolean }> = {
   command: 'log <uri>',
   describe: METHODS.log.title,
   builder: (y) => y
     .positional('uri', { type: 'string', demandOption: true, describe: 'lakefs://<repo>/<ref>' })
     .option('amount', { alias: 'n', type: 'number', default: 100, describe: 'at most this many commits' })
+    .option('path', { type: 'string', array: true, describe: 'only commits that changed this object (repeatable: any of them)' })
+    .option('prefix', { type: 'string', array: true, describe: 'only commits that changed an object under this prefix (repeatable)' })
+    .option('since', { type: 'string', describe: 'only commits from this time on (2026-11-01, 2026-11-01T12:00:00Z, or seconds since the epoch)' })
+    .option('first-parent', { type: 'boolean', describe: 'follow only the first parent of merge commits' })
     .option('meta', { type: 'string', array: true, describe: 'only commits whose metadata has key=value (repeatable: all must match)' })
     .example('$0 log lakefs://images/main --amount 5 --json', '')
+    .example('$0 log lakefs://images/main --path train/labels.csv', 'which commits changed this file')
+    .example('$0 log lakefs://images/main --prefix train/ --since 2026-11-01', 'what changed the training set this month')
     .example('$0 log lakefs://images/exp-42 --meta mlflow.run_id=3f2a...', 'the commit an MLflow run produced')
     .epilog(METHODS.log.help),
   handler: async (a) => {
     const meta = parseMeta(a.meta)
-    const commits = await call(a, 'log', { target: targetOf(a), uri: a.uri, amount: a.amount, ...(meta === undefined ? {} : { meta }) })
+    const commits = await call(a, 'log', {
+      target: targetOf(a),
+      uri: a.uri,
+      amount: a.amount,
+      ...(meta === undefined ? {} : { meta }),
+      ...(a.path === undefined ? {} : { paths: a.path }),
+      ...(a.prefix === undefined ? {} : { prefixes: a.prefix }),
+      ...(a.since === undefined ? {} : { since: a.since }),
+      ...(a.firstParent === true ? { firstParent: true } : {}),
+    })
     if (a.json) { printJson(commits); return }
     for (const c of commits) printCommit(c)
   },

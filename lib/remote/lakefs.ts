@@ -292,7 +292,8 @@ export class LakefsRemote implements Remote {
         ? 'LK_REPO_NOT_FOUND'
         : /\b(branch|tag|commit|reference|ref)\b/i.test(head) ? 'LK_REF_NOT_FOUND' : (c.notFound ?? 'LK_OBJECT_NOT_FOUND')
     } else if (status === 409) {
-      code = c.conflict ?? 'LK_CONFLICT'
+      // lakeFS answers 409 for a revert of a merge commit without a parent number: a usage error here
+      code = /parent number/i.test(msg) ? 'LK_USAGE' : c.conflict ?? 'LK_CONFLICT'
     } else if (status === 412) {
       code = 'LK_REF_MOVED'
     } else if (status === 400 || status === 422) {

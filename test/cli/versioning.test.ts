@@ -76,9 +76,13 @@ t.test('walkthrough', async t => {
   r = await lk.run(['diff', 'lakefs://images/main', 'lakefs://images/exp-1'])
   t.equal(r.stdout, '~ val/labels.csv\n+ val/new.txt\n')
 
-  const m = await lk.json<{ commitId: string, fastForward: boolean }>(['merge', 'lakefs://images/exp-1', 'lakefs://images/main'])
-  t.equal(m.commitId, imp2.commit.id)
-  t.equal(m.fastForward, true)
+  // as lakeFS: a merge commit even though main did not move, with -m and --meta kept
+  const m = await lk.json<{ commitId: string }>(['merge', 'lakefs://images/exp-1', 'lakefs://images/main', '-m', 'promote relabel', '--meta', 'review=ok'])
+  const mc = (await lk.json<{ commit: Commit }>(['show', `lakefs://images/${m.commitId}`])).commit
+  t.same([mc.message, mc.metadata, mc.parents.length, mc.parents[1]], ['promote relabel', { review: 'ok', '.lakefs.merge.strategy': 'default' }, 2, imp2.commit.id])
+  r = await lk.run(['merge', 'lakefs://images/exp-1', 'lakefs://images/main'])
+  t.equal(r.code, 4, 'nothing new to merge: LK_NOTHING_TO_COMMIT')
+  t.match(r.stderr, /no changes/)
   r = await lk.run(['cat', 'lakefs://images/main/val/labels.csv'])
   t.equal(r.stdout, 'id,label\n1,dog\n', 'main sees the merged change')
 
@@ -86,16 +90,16 @@ t.test('walkthrough', async t => {
   r = await lk.run(['tag', 'create', 'lakefs://images/v1', 'lakefs://images/main'])
   t.equal(r.code, 0, r.stderr)
   const log = await lk.json<Commit[]>(['log', 'lakefs://images/v1'])
-  t.same(log.map(c => c.message), ['relabel', 'initial data', log[2]?.message], 'newest first, down to the initial commit')
-  t.equal(log.length, 3)
+  t.same(log.map(c => c.message), ['promote relabel', 'relabel', 'initial data', log[3]?.message], 'newest first, down to the initial commit')
+  t.equal(log.length, 4)
   const log1 = await lk.json<Commit[]>(['log', 'lakefs://images/main', '--amount', '1'])
   t.equal(log1.length, 1)
   const shown = await lk.json<{ ref: string, kind: string, commit: Commit }>(['show', 'lakefs://images/v1'])
   t.equal(shown.kind, 'tag')
-  t.equal(shown.commit.id, imp2.commit.id)
+  t.equal(shown.commit.id, m.commitId)
   r = await lk.run(['log', 'lakefs://images/main', '-n', '1'])
-  t.match(r.stdout, new RegExp(`^commit ${imp2.commit.id}\\n`))
-  t.match(r.stdout, /    relabel/)
+  t.match(r.stdout, new RegExp(`^commit ${m.commitId}\\nMerge: `))
+  t.match(r.stdout, /    promote relabel/)
 
   // a true (non fast-forward) merge with a conflict, then with a strategy
   r = await lk.run(['branch', 'create', 'lakefs://images/exp-2', '--source', 'lakefs://images/main'])
@@ -116,8 +120,8 @@ t.test('walkthrough', async t => {
   t.same(ej.error.details.conflicts, ['val/labels.csv'])
   const after = await lk.json<Commit[]>(['log', 'lakefs://images/main', '-n', '1'])
   t.equal(after[0]?.id, before[0]?.id, 'a failed merge changes nothing')
-  const ms = await lk.json<{ commitId: string, fastForward: boolean }>(['merge', 'lakefs://images/exp-2', 'lakefs://images/main', '--strategy', 'source-wins'])
-  t.equal(ms.fastForward, false)
+  const ms = await lk.json<{ commitId: string }>(['merge', 'lakefs://images/exp-2', 'lakefs://images/main', '--strategy', 'source-wins'])
+  t.equal((await lk.json<{ commit: Commit }>(['show', `lakefs://images/${ms.commitId}`])).commit.metadata['.lakefs.merge.strategy'], 'source-wins')
   r = await lk.run(['cat', 'lakefs://images/main/val/labels.csv'])
   t.equal(r.stdout, 'from exp-2\n')
 

@@ -6,6 +6,7 @@ import { daemonMethods, daemonStatus, daemonStop } from './daemon.js'
 import { branchCreate, branchDelete, branchList, repoCreate, repoList, tagCreate, tagList } from './repo.js'
 import { cat, diff, importDir, log, ls, merge, show } from './data.js'
 import { find } from './find.js'
+import { branchReset, cherryPick, revert } from './history.js'
 import { mount, mountCommit, mountDiff, mountStatus, prefetch, umount } from './mounts.js'
 import { syncPull, syncStart, syncStatus, syncStop } from './sync.js'
 
@@ -18,6 +19,7 @@ export const METHODS = {
   'branch.create': branchCreate,
   'branch.list': branchList,
   'branch.delete': branchDelete,
+  'branch.reset': branchReset,
   'tag.create': tagCreate,
   'tag.list': tagList,
   ls,
@@ -27,6 +29,8 @@ export const METHODS = {
   show,
   diff,
   merge,
+  revert,
+  'cherry-pick': cherryPick,
   find,
   mount,
   umount,
@@ -54,6 +58,7 @@ export type { MethodDef } from './define.js'
 export type { DaemonStatus, MethodHelp } from './daemon.js'
 export type { ImportResult } from './data.js'
 export type { FindPage } from './find.js'
+export type { ResetResult } from './history.js'
 export type { MountParams } from './mounts.js'
 // the shapes of results, for clients (the CLI may import only lib/control and lib/core)
 export type { CommitInfo, DiffEntry, ListEntry, RefInfo, RepoInfo, MergeResult } from '../../remote/types.js'
