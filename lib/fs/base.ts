@@ -18,6 +18,11 @@
 // presigns), so a directory that was just listed reads without another call per file.
 //
 // Paths are relative to the mount root ('' is the root); `prefix` maps them to object paths.
+//
+// Keys that name no file (lakeFS accepts any key: `dir/` markers, `a//b`, `a/./b`, `../x`) are
+// hidden: a listing entry whose name is '', '.', '..' or has a '/' is left out, and reported once
+// to `onHidden`. A `dir/` marker still makes `dir` a directory. So a mount never shows, and never
+// lets a program create, a path outside the tree it maps.
 
 import { LkError } from '../core/errors.js'
 import type { CommitId, ObjectPath, RepoName } from '../core/ids.js'
@@ -39,7 +44,12 @@ export interface BaseViewOptions {
   maxEntries?: number
   /** single lookups kept (default a tenth of maxEntries, at least 1000) */
   maxKnown?: number
+  /** told of each key a listing hid because it maps to no file name */
+  onHidden?: (key: string) => void
 }
+
+/** a name a directory entry can have: not '', '.' or '..', no '/' */
+export const isEntryName = (name: string): boolean => name !== '' && name !== '.' && name !== '..' && !name.includes('/')
 
 /**
  * 10,000 entries: ~7 MiB of heap with presigned URLs (~0.74 KB an entry, bench/probe-list-memory.ts),
@@ -65,6 +75,7 @@ export class BaseView {
   #lastUsed: Listed | undefined
   readonly #maxEntries: number
   readonly #maxKnown: number
+  readonly #onHidden: (key: string) => void
   #lookups = new Map<string, Promise<BaseNode | null>>()
   #listings = new Map<string, Promise<Listing>>()
 
@@ -75,6 +86,7 @@ export class BaseView {
     this.#prefix = prefix
     this.#maxEntries = Math.max(1, opts.maxEntries ?? DEFAULT_MAX_ENTRIES)
     this.#maxKnown = Math.max(1, opts.maxKnown ?? Math.max(1000, Math.floor(this.#maxEntries / 10)))
+    this.#onHidden = opts.onHidden ?? (() => {})
   }
 
   /** what is held in memory now (for tests and probes) */
@@ -174,11 +186,12 @@ export class BaseView {
       for (const e of page.entries) {
         if (e.type === 'object') {
           const name = e.stat.path.slice(prefix.length)
-          if (name === '' || name.includes('/')) continue
+          // '' is the directory's own marker (`dir/`): it makes the directory, it is no entry
+          if (!isEntryName(name)) { if (name !== '') this.#onHidden(e.stat.path); continue }
           names.set(name, e.stat)
         } else {
           const name = e.path.slice(prefix.length, -1)
-          if (name === '' || name.includes('/')) continue
+          if (!isEntryName(name)) { this.#onHidden(e.path); continue }
           // an object and a prefix of the same name: the file wins (it is what can be read)
           if (!names.has(name)) names.set(name, SUBDIR)
         }
@@ -224,7 +237,12 @@ export class BaseView {
     let after = ''
     for (;;) {
       const page = await this.#remote.listObjects(this.#repo, this.commit, { prefix, after, amount: 1000 })
-      for (const e of page.entries) if (e.type === 'object') out.push(e.stat)
+      for (const e of page.entries) {
+        if (e.type !== 'object') continue
+        // only what the tree shows moves with a renamed directory; hidden keys stay where they are
+        if (e.stat.path.slice(prefix.length).split('/').every(isEntryName)) out.push(e.stat)
+        else this.#onHidden(e.stat.path)
+      }
       if (!page.hasMore) break
       after = page.nextAfter
     }

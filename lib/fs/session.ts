@@ -190,7 +190,14 @@ class Session implements MountSession, FsCore {
     this.#log = log
     this.#clock = clock
     this.#prefix = prefix
-    this.#baseOpts = o.listingBudget === undefined ? {} : { maxEntries: o.listingBudget }
+    // keys that map to no file are hidden (lib/fs/base.ts); say so once per mount, with an example
+    let hiddenSaid = false
+    const onHidden = (key: string): void => {
+      if (hiddenSaid) return
+      hiddenSaid = true
+      this.#log.warn('keys that map to no file name are hidden in this mount (e.g. "a//b", "x/.."; "dir/" markers only make the directory)', { key })
+    }
+    this.#baseOpts = { onHidden, ...(o.listingBudget === undefined ? {} : { maxEntries: o.listingBudget }) }
     this.#base = new BaseView(o.remote, o.repo, pinned, prefix, this.#baseOpts)
     this.#prefetch = new DirPrefetcher({
       // only what is listed already: prefetch never lists (nor keeps a listing in the budget)

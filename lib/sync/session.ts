@@ -34,7 +34,7 @@ import { createReadStream, type Stats } from 'node:fs'
 import { copyFile, link, lstat, mkdir, open, readFile, readdir, rename, rm, unlink, utimes, writeFile } from 'node:fs/promises'
 import { dirname, join, sep } from 'node:path'
 import { LkError, errnoOf } from '../core/errors.js'
-import type { BranchName, CommitId, ObjectPath, RepoName } from '../core/ids.js'
+import { isMappablePath, type BranchName, type CommitId, type ObjectPath, type RepoName } from '../core/ids.js'
 import { silentLogger, type Logger } from '../core/log.js'
 import { systemClock, type Clock } from '../core/clock.js'
 import type { ContentCache } from '../cache/index.js'
@@ -151,6 +151,8 @@ export class SyncSession {
   #base = new Map<string, ObjectStat>()
   #baseLoaded = false
   #files = new Map<string, Fingerprint>()
+  /** the one warning about keys that map to no file was given */
+  #hiddenSaid = false
   #shaOf = new Map<string, string>()
   #stagedSha = new Map<string, string>()
   /** sha256 -> a base object with those bytes (rename detection) */
@@ -219,7 +221,25 @@ export class SyncSession {
     return next
   }
 
-  #abs (rel: string): string { return join(this.dir, ...rel.split('/')) }
+  /**
+   * Whether a key under the prefix maps to a file of the directory. Keys that do not (lakeFS
+   * accepts `dir/` markers, `a//b`, `../x`) are left out of the base, never written, and said once.
+   */
+  #mappable (key: string, rel: string): boolean {
+    if (isMappablePath(rel)) return true
+    if (!this.#hiddenSaid && !rel.endsWith('/')) {
+      this.#hiddenSaid = true
+      this.#log.warn('sync: keys that map to no file name are left out of the directory (e.g. "a//b", "../x"; "dir/" markers are skipped silently)', { key })
+    }
+    return false
+  }
+
+  #abs (rel: string): string {
+    const abs = join(this.dir, ...rel.split('/'))
+    // defence in depth: whatever a key says, nothing is read or written outside the directory
+    if (abs !== this.dir && !abs.startsWith(this.dir + sep)) throw new LkError('LK_BAD_PATH', `${JSON.stringify(rel)} lies outside the sync directory ${this.dir}`, { details: { path: rel } })
+    return abs
+  }
   #rel (abs: string): string | undefined {
     if (abs === this.dir) return ''
     if (!abs.startsWith(this.dir + sep)) return undefined
@@ -283,7 +303,8 @@ export class SyncSession {
       for (const e of page.entries) {
         if (e.type !== 'object') continue
         const rel = e.stat.path.slice(this.#prefix.length)
-        if (rel !== '' && !this.ignored(rel)) out.set(rel, e.stat)
+        if (rel === '' || !this.#mappable(e.stat.path, rel)) continue
+        if (!this.ignored(rel)) out.set(rel, e.stat)
       }
       if (!page.hasMore) return out
       after = page.nextAfter
@@ -795,7 +816,7 @@ export class SyncSession {
       const page = await this.#remote.diff(this.#o.repo, from, to, { prefix: this.#prefix, after, amount: 1000 })
       for (const d of page.entries) {
         const rel = d.path.slice(this.#prefix.length)
-        if (rel !== '' && d.path.startsWith(this.#prefix) && !this.ignored(rel)) out.push(rel)
+        if (rel !== '' && d.path.startsWith(this.#prefix) && this.#mappable(d.path, rel) && !this.ignored(rel)) out.push(rel)
       }
       if (!page.hasMore) return out
       after = page.nextAfter

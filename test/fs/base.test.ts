@@ -118,3 +118,24 @@ t.test('a mount over a budget smaller than the tree: readdir, getattr and reads 
   await fs.release('/d00/f002', rfh)
   t.same((await s.diff()).map(e => `${e.type} ${e.path}`), ['removed d00/f003', 'added d00/new'])
 })
+
+t.test('keys that map to no file name are hidden from listings, told once each; dir/ markers make directories', async t => {
+  const { LocalRemote } = await import('../../lib/remote/local.js')
+  const dir = await mkdtemp(join(tmpdir(), 'lk-base-keys-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const remote = await LocalRemote.open({ dir, fsync: false })
+  t.teardown(async () => { await remote.close() })
+  await remote.createRepo(repo)
+  const keys = ['ok.txt', 'marker/', 'dir/a//b', 'dir/../up.txt', 'dir/./dot.txt', 'dir/ok.txt', '../escape.txt']
+  const base = await remote.resolveRef(repo, 'main')
+  const c = await remote.commitChanges(repo, main, keys.map(k => ({ op: 'put' as const, path: k as ObjectPath, content: { kind: 'buffer' as const, data: Buffer.from(k) } })), { base, message: 'odd keys' })
+  const hidden: string[] = []
+  const view = new BaseView(remote, repo, c.id, '', { onHidden: k => { hidden.push(k) } })
+  t.same([...(await view.list('')).keys()].sort(), ['dir', 'marker', 'ok.txt'], "'..' rolls up to '../': hidden")
+  t.equal((await view.list('marker')).size, 0, 'a dir/ marker is an empty directory')
+  t.same([...(await view.list('dir')).keys()].sort(), ['a', 'ok.txt'], "'.' and '..' entries are hidden")
+  t.same([...(await view.list('dir/a')).keys()], [], "the '' of a//b is hidden")
+  t.same(hidden.sort(), ['../', 'dir/../', 'dir/./', 'dir/a//'])
+  t.same((await view.listRecursive('dir')).map(s => s.path), ['dir/ok.txt'], 'a directory rename moves only what the tree shows')
+  t.same(await view.lookup('marker'), { kind: 'dir' })
+})
