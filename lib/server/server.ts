@@ -1,6 +1,6 @@
-// `lk-mount serve`: a lakeFS-compatible HTTP API (the subset lk-mount and lakectl's common
-// commands use, shaped by lib/lakefs-api/lakefs-swagger.yml) in front of a `Remote` — normally
-// the embedded store's `LocalRemote`.
+// `lk-mount serve`: a lakeFS-compatible HTTP API (what lk-mount, lakectl's common commands and
+// lakeFS's own SDKs use, shaped by lib/lakefs-api/lakefs-swagger.yml and answering as lakeFS
+// answers: docs/lakefs.md) in front of a `Remote` — normally the embedded store's `LocalRemote`.
 //
 // What it owns: HTTP — routing under /api/v1, basic authentication against one configured key
 // pair, request parsing and validation, the mapping of catalogue errors to lakeFS's statuses and
