@@ -14,7 +14,7 @@ import * as path from 'node:path'
 
 const repo = R('model')
 const PATHS = ['a', 'a/b/c', 'a/x', 'a/y', 'b/z', 'c/d/e', 'é', 'z', 'a-b', 'a/b/d', '😀']
-const BRANCHES = ['main', 'dev', 'f/1']
+const BRANCHES = ['main', 'dev', 'f-1']
 const byteOrder = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b))
 
 type Op =
